@@ -1,0 +1,33 @@
+# The two commands of the README:
+#   make book   set up .venv and build the book into _build/html (warnings are errors)
+#   make test   set up .venv, build the book, then run every test (package + notebooks under nbval)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# One torch/BLAS thread per process: on a 2-core machine, two threads are many times slower
+# as soon as the other core is busy (and pytest-xdist keeps it busy).
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+
+.PHONY: book test test-only clean sync-bootstrap
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: book test-only
+
+test-only: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+sync-bootstrap: $(STAMP)
+	$(BIN)/python tools/bootstrap_cell.py --write
+
+clean:
+	rm -rf _build

@@ -1,0 +1,19 @@
+"""vae_edu — the package behind the book *Variational Autoencoders, Proved Numerically*.
+
+Every equation of the book maps to one function here, with the book's symbols in its name:
+
+>>> import torch, vae_edu
+>>> vae_edu.setup(seed=0)
+>>> from vae_edu.kl import kl_normal_std_normal
+>>> kl_normal_std_normal(torch.zeros(2), torch.zeros(2))
+tensor(0.)
+"""
+
+from __future__ import annotations
+
+from . import distributions, estimators, kl, linear_gaussian, utils
+from .utils import setup
+
+__version__ = "0.1.0"
+
+__all__ = ["setup", "distributions", "estimators", "kl", "linear_gaussian", "utils", "__version__"]

@@ -1,0 +1,119 @@
+"""Log-densities and the reparameterization trick.
+
+All log-densities sum over the event (last) dimension and return the batch shape: an input of
+shape ``(..., D)`` gives an output of shape ``(...)``. Book: *Notation* and *The Gaussian KL*.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .utils import check_event_shapes, check_tensor
+
+__all__ = ["LOG_2PI", "log_normal_diag", "log_standard_normal", "reparameterize"]
+
+#: $\log 2\pi$, the constant in every Gaussian log-density.
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def log_normal_diag(x: Tensor, mu: Tensor, log_var: Tensor) -> Tensor:
+    r"""Log-density of a diagonal Gaussian, summed over the last dimension.
+
+    $$\log \mathcal N(x; \mu, \operatorname{diag}\sigma^2)
+      = -\tfrac12 \sum_{d=1}^{D} \Big[\log 2\pi + \log\sigma_d^2 + \frac{(x_d-\mu_d)^2}{\sigma_d^2}\Big]$$
+
+    Computed as ``(x - mu)**2 * exp(-log_var)`` so that it stays finite for
+    ``log_var`` in ``[-50, 50]``.
+
+    Args:
+        x: points, shape ``(..., D)``.
+        mu: means $\mu$, shape ``(..., D)``.
+        log_var: log-variances $\log\sigma^2$, shape ``(..., D)``.
+        The batch shapes ``...`` broadcast; the event dimension ``D`` must match.
+
+    Returns:
+        $\log q(x)$, shape: the broadcast batch shape.
+
+    Book: *The Gaussian KL, derived and checked*.
+    """
+    check_tensor("x", x, min_dim=1)
+    check_tensor("mu", mu, min_dim=1)
+    check_tensor("log_var", log_var, min_dim=1)
+    check_event_shapes(x=x, mu=mu, log_var=log_var)
+    squared = (x - mu) ** 2 * torch.exp(-log_var)  # (..., D)
+    return -0.5 * (LOG_2PI + log_var + squared).sum(dim=-1)
+
+
+def log_standard_normal(x: Tensor) -> Tensor:
+    r"""Log-density of the standard normal prior $p(z)=\mathcal N(0, I)$, summed over the last dimension.
+
+    $$\log \mathcal N(x; 0, I) = -\tfrac12 \sum_{d=1}^{D} \big[\log 2\pi + x_d^2\big]$$
+
+    Args:
+        x: points, shape ``(..., D)``.
+
+    Returns:
+        $\log p(x)$, shape ``(...)``.
+
+    Book: *The Gaussian KL, derived and checked*.
+    """
+    check_tensor("x", x, min_dim=1)
+    return -0.5 * (LOG_2PI + x**2).sum(dim=-1)
+
+
+def reparameterize(
+    mu: Tensor,
+    log_var: Tensor,
+    eps: Tensor | None = None,
+    *,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    r"""Draw $z \sim \mathcal N(\mu, \operatorname{diag}\sigma^2)$ as a differentiable function of $\mu$ and $\log\sigma^2$.
+
+    $$z = \mu + \sigma \odot \varepsilon,\qquad \sigma = \exp(\tfrac12\log\sigma^2),\qquad
+      \varepsilon \sim \mathcal N(0, I)$$
+
+    This is the one place where ``std = exp(0.5 * log_var)`` is computed.
+
+    Args:
+        mu: means, shape ``(..., D)``.
+        log_var: log-variances, same shape as ``mu``.
+        eps: optional standard-normal noise. Its shape must *end with* ``mu.shape``; extra
+            leading dimensions are sample dimensions, e.g. ``(K, B, D)`` for ``K`` samples per
+            example. If ``None``, one sample of shape ``mu.shape`` is drawn.
+        generator: optional :class:`torch.Generator` used when ``eps`` is ``None``.
+
+    Returns:
+        $z$, shape ``eps.shape`` (or ``mu.shape``).
+
+    Raises:
+        ValueError: if ``mu`` and ``log_var`` differ in shape, or ``eps`` does not end with
+            ``mu.shape``.
+
+    Book: *The Gaussian KL* (Monte Carlo checks) and *The reparameterization trick*.
+    """
+    check_tensor("mu", mu, min_dim=1)
+    check_tensor("log_var", log_var, min_dim=1)
+    if mu.shape != log_var.shape:
+        raise ValueError(
+            f"mu and log_var must have the same shape, got mu{tuple(mu.shape)} and "
+            f"log_var{tuple(log_var.shape)}"
+        )
+    if log_var.dtype != mu.dtype:
+        raise TypeError(f"log_var has dtype {log_var.dtype} but mu has dtype {mu.dtype}")
+    if eps is None:
+        eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device, generator=generator)
+    else:
+        check_tensor("eps", eps, min_dim=1)
+        if eps.dtype != mu.dtype:
+            raise TypeError(f"eps has dtype {eps.dtype} but mu has dtype {mu.dtype}")
+        if eps.dim() < mu.dim() or eps.shape[eps.dim() - mu.dim() :] != mu.shape:
+            raise ValueError(
+                f"eps must have shape (*sample_shape, {', '.join(map(str, mu.shape))}) to match "
+                f"mu, got eps{tuple(eps.shape)}"
+            )
+    std = torch.exp(0.5 * log_var)  # (..., D)
+    return mu + std * eps  # (*sample_shape, ..., D)
