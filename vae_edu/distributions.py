@@ -13,7 +13,14 @@ from torch import Tensor
 
 from .utils import check_event_shapes, check_tensor
 
-__all__ = ["LOG_2PI", "log_normal_diag", "log_standard_normal", "reparameterize"]
+__all__ = [
+    "LOG_2PI",
+    "log_normal_diag",
+    "log_standard_normal",
+    "entropy_normal_diag",
+    "cross_entropy_normal_diag",
+    "reparameterize",
+]
 
 #: $\log 2\pi$, the constant in every Gaussian log-density.
 LOG_2PI = math.log(2.0 * math.pi)
@@ -62,6 +69,53 @@ def log_standard_normal(x: Tensor) -> Tensor:
     """
     check_tensor("x", x, min_dim=1)
     return -0.5 * (LOG_2PI + x**2).sum(dim=-1)
+
+
+def entropy_normal_diag(log_var: Tensor) -> Tensor:
+    r"""Entropy of a diagonal Gaussian, $\mathrm H[q] = -\mathbb E_q[\log q(z)]$, summed over the last dimension.
+
+    $$\mathrm H\big[\mathcal N(\mu, \operatorname{diag}\sigma^2)\big]
+      = \frac12\sum_{d=1}^{D}\big[\log 2\pi + 1 + \log\sigma_d^2\big]$$
+
+    It does not depend on $\mu$. Step 2 of the book's KL derivation: $\mathbb E_q[\log q] = -\mathrm H[q]$.
+
+    Args:
+        log_var: log-variances $\log\sigma^2$, shape ``(..., D)``.
+
+    Returns:
+        shape ``(...)``.
+
+    Book: *The Gaussian KL, derived and checked*.
+    """
+    check_tensor("log_var", log_var, min_dim=1)
+    return 0.5 * (LOG_2PI + 1.0 + log_var).sum(dim=-1)
+
+
+def cross_entropy_normal_diag(mu_q: Tensor, log_var_q: Tensor, mu_p: Tensor, log_var_p: Tensor) -> Tensor:
+    r"""Cross-entropy $-\mathbb E_{q}[\log p(z)]$ between diagonal Gaussians $q$ and $p$, summed over the last dimension.
+
+    $$-\mathbb E_{\mathcal N(z;\mu_q,\sigma_q^2)}\big[\log\mathcal N(z;\mu_p,\sigma_p^2)\big]
+      = \frac12\sum_{d=1}^{D}\Big[\log 2\pi + \log\sigma_{p,d}^2
+        + \frac{\sigma_{q,d}^2 + (\mu_{q,d}-\mu_{p,d})^2}{\sigma_{p,d}^2}\Big]$$
+
+    With $\mu_p = 0$, $\sigma_p = 1$ it is step 3 of the book's KL derivation,
+    $-\mathbb E_q[\log p] = \tfrac12(\log 2\pi + \sigma^2 + \mu^2)$; and
+    $\mathrm{KL}(q\,\|\,p) = $ cross-entropy $-$ entropy.
+
+    Args:
+        mu_q, log_var_q: parameters of $q$, shape ``(..., D)``.
+        mu_p, log_var_p: parameters of $p$, shape ``(..., D)``; batch shapes broadcast.
+
+    Returns:
+        shape: the broadcast batch shape.
+
+    Book: *The Gaussian KL, derived and checked*.
+    """
+    for name, t in (("mu_q", mu_q), ("log_var_q", log_var_q), ("mu_p", mu_p), ("log_var_p", log_var_p)):
+        check_tensor(name, t, min_dim=1)
+    check_event_shapes(mu_q=mu_q, log_var_q=log_var_q, mu_p=mu_p, log_var_p=log_var_p)
+    ratio = (torch.exp(log_var_q) + (mu_q - mu_p) ** 2) * torch.exp(-log_var_p)  # (..., D)
+    return 0.5 * (LOG_2PI + log_var_p + ratio).sum(dim=-1)
 
 
 def reparameterize(
