@@ -11,12 +11,13 @@ import math
 import torch
 from torch import Tensor
 
-from .utils import check_event_shapes, check_tensor
+from .utils import check_event_shapes, check_tensor, cholesky_checked
 
 __all__ = [
     "LOG_2PI",
     "log_normal_diag",
     "log_standard_normal",
+    "log_normal_full",
     "entropy_normal_diag",
     "cross_entropy_normal_diag",
     "reparameterize",
@@ -69,6 +70,47 @@ def log_standard_normal(x: Tensor) -> Tensor:
     """
     check_tensor("x", x, min_dim=1)
     return -0.5 * (LOG_2PI + x**2).sum(dim=-1)
+
+
+def log_normal_full(x: Tensor, mu: Tensor, cov: Tensor) -> Tensor:
+    r"""Log-density of a Gaussian with a full covariance matrix.
+
+    $$\log \mathcal N(x; \mu, \Sigma) = -\tfrac12\Big[D\log 2\pi + \log\det\Sigma
+      + (x-\mu)^\top\Sigma^{-1}(x-\mu)\Big]$$
+
+    Evaluated with the Cholesky factor $\Sigma = LL^\top$: $\log\det\Sigma = 2\sum_i\log L_{ii}$ and
+    the quadratic form is $\|L^{-1}(x-\mu)\|^2$ (a triangular solve, no inverse).
+
+    Args:
+        x: points, shape ``(..., D)``.
+        mu: mean, shape ``(..., D)``.
+        cov: covariance, symmetric positive definite, shape ``(..., D, D)``. Batch shapes broadcast.
+
+    Returns:
+        shape: the broadcast batch shape.
+
+    Book: *The Gaussian KL, derived and checked* (full covariance) and *The ELBO* (the exact posterior).
+    """
+    check_tensor("x", x, min_dim=1)
+    check_tensor("mu", mu, min_dim=1)
+    check_tensor("cov", cov, min_dim=2)
+    shape = check_event_shapes(x=x, mu=mu)
+    dim = x.shape[-1]
+    if cov.shape[-2:] != (dim, dim):
+        raise ValueError(f"cov must have shape (..., {dim}, {dim}) to match x, got {tuple(cov.shape)}")
+    if cov.dtype != x.dtype:
+        raise TypeError(f"cov has dtype {cov.dtype} but x has dtype {x.dtype}")
+    try:
+        batch = torch.broadcast_shapes(shape[:-1], cov.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"batch shapes do not broadcast: x{tuple(x.shape)}, mu{tuple(mu.shape)}, cov{tuple(cov.shape)}"
+        ) from None
+    chol = cholesky_checked("cov", cov).expand(*batch, dim, dim)  # (..., D, D)
+    diff = (x - mu).expand(*batch, dim).unsqueeze(-1)  # (..., D, 1)
+    quad = torch.linalg.solve_triangular(chol, diff, upper=False).pow(2).sum(dim=(-2, -1))  # (...)
+    log_det = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(dim=-1)
+    return -0.5 * (dim * LOG_2PI + log_det + quad)
 
 
 def entropy_normal_diag(log_var: Tensor) -> Tensor:

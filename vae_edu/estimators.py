@@ -56,7 +56,7 @@ def kl_monte_carlo(
       \approx \frac1N\sum_{n=1}^N \big[\log q(z_n) - \log p(z_n)\big],\qquad z_n\sim q$$
 
     Args:
-        mu_q, log_var_q: parameters of $q$, shape ``(..., D)`` (same shape).
+        mu_q, log_var_q: parameters of $q$, shape ``(..., D)``.
         mu_p, log_var_p: parameters of $p$, shape ``(..., D)``; both ``None`` (the default)
             means the standard normal prior $p(z)=\mathcal N(0, I)$.
         num_samples: $N$, the number of samples from $q$ (at least 2).
@@ -76,8 +76,11 @@ def kl_monte_carlo(
     if mu_p is not None and log_var_p is not None:
         check_tensor("mu_p", mu_p, min_dim=1)
         check_tensor("log_var_p", log_var_p, min_dim=1)
-        check_event_shapes(mu_q=mu_q, log_var_q=log_var_q, mu_p=mu_p, log_var_p=log_var_p)
-    eps = torch.randn((num_samples, *mu_q.shape), dtype=mu_q.dtype, device=mu_q.device, generator=generator)
+        shape = check_event_shapes(mu_q=mu_q, log_var_q=log_var_q, mu_p=mu_p, log_var_p=log_var_p)
+    else:
+        shape = check_event_shapes(mu_q=mu_q, log_var_q=log_var_q)
+    mu_q, log_var_q = mu_q.expand(shape), log_var_q.expand(shape)  # (..., D), the broadcast shape
+    eps = torch.randn((num_samples, *shape), dtype=mu_q.dtype, device=mu_q.device, generator=generator)
     z = reparameterize(mu_q, log_var_q, eps)  # (N, ..., D)
     log_q = log_normal_diag(z, mu_q, log_var_q)  # (N, ...)
     if mu_p is None or log_var_p is None:
@@ -107,9 +110,17 @@ def elbo_monte_carlo(log_p_x_given_z: Tensor, log_p_z: Tensor, log_q_z: Tensor) 
     check_tensor("log_p_x_given_z", log_p_x_given_z, min_dim=1)
     check_tensor("log_p_z", log_p_z, min_dim=1)
     check_tensor("log_q_z", log_q_z, min_dim=1)
+    for name, t in (("log_p_z", log_p_z), ("log_q_z", log_q_z)):
+        if t.dtype != log_p_x_given_z.dtype:
+            raise TypeError(f"{name} has dtype {t.dtype} but log_p_x_given_z has dtype {log_p_x_given_z.dtype}")
     if not (log_p_x_given_z.shape == log_p_z.shape == log_q_z.shape):
         raise ValueError(
             "log_p_x_given_z, log_p_z and log_q_z must have the same shape (K, ...), got "
             f"{tuple(log_p_x_given_z.shape)}, {tuple(log_p_z.shape)} and {tuple(log_q_z.shape)}"
+        )
+    if log_p_x_given_z.shape[0] < 2:
+        raise ValueError(
+            "log_p_x_given_z, log_p_z and log_q_z need K >= 2 samples along dim 0 for a standard "
+            f"error, got K={log_p_x_given_z.shape[0]}"
         )
     return mc_mean(log_p_x_given_z + log_p_z - log_q_z)

@@ -7,12 +7,29 @@ checked*.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
-from .utils import check_event_shapes, check_tensor
+from .utils import check_event_shapes, check_tensor, cholesky_checked
 
 __all__ = ["kl_normal_std_normal", "kl_normal_normal", "kl_mvn"]
+
+
+def _expm1_minus_x(x: Tensor) -> Tensor:
+    r"""$e^x - 1 - x \ge 0$, to full relative precision also near $x = 0$.
+
+    ``expm1(x) - x`` still cancels for small $|x|$ (in float32 it is exactly 0 for
+    $|x| \lesssim 10^{-7}$), so for $|x| < 0.1$ the Taylor series $\sum_{k=2}^{10} x^k/k!$ is used
+    (truncation error below $10^{-16}$ relative).
+    """
+    small = x.abs() < 0.1
+    xs = torch.where(small, x, torch.zeros_like(x))
+    series = torch.full_like(x, 1.0 / math.factorial(10))
+    for k in range(9, 1, -1):
+        series = 1.0 / math.factorial(k) + xs * series  # Horner: 1/k! + x/(k+1)! + ...
+    return torch.where(small, xs * xs * series, torch.expm1(x) - x)
 
 
 def kl_normal_std_normal(mu: Tensor, log_var: Tensor) -> Tensor:
@@ -21,8 +38,9 @@ def kl_normal_std_normal(mu: Tensor, log_var: Tensor) -> Tensor:
     $$\mathrm{KL} = \sum_{d=1}^{D}\Big[\log\frac{1}{\sigma_d} + \frac{\sigma_d^2+\mu_d^2}{2}
       - \frac12\Big] = \frac12\sum_{d=1}^{D}\big[\mu_d^2 + (\sigma_d^2 - 1 - \log\sigma_d^2)\big]$$
 
-    The bracket $\sigma^2 - 1 - \log\sigma^2$ is evaluated as ``expm1(log_var) - log_var``,
-    which keeps full relative precision when $\sigma^2 \approx 1$ (where the KL is tiny).
+    The bracket $\sigma^2 - 1 - \log\sigma^2$ is evaluated as ``expm1(log_var) - log_var``
+    (its Taylor series when $|\log\sigma^2| < 0.1$), which keeps full relative precision when
+    $\sigma^2 \approx 1$ (where the KL is tiny).
 
     Args:
         mu: means of $q$, shape ``(..., D)``.
@@ -37,7 +55,7 @@ def kl_normal_std_normal(mu: Tensor, log_var: Tensor) -> Tensor:
     check_tensor("log_var", log_var, min_dim=1)
     check_event_shapes(mu=mu, log_var=log_var)
     mean_term = mu**2  # (..., D)
-    var_term = torch.expm1(log_var) - log_var  # sigma^2 - 1 - log sigma^2 >= 0
+    var_term = _expm1_minus_x(log_var)  # sigma^2 - 1 - log sigma^2 >= 0
     return 0.5 * (mean_term + var_term).sum(dim=-1)
 
 
@@ -48,7 +66,7 @@ def kl_normal_normal(mu_q: Tensor, log_var_q: Tensor, mu_p: Tensor, log_var_p: T
       + \frac{\sigma_{q,d}^2 + (\mu_{q,d}-\mu_{p,d})^2}{\sigma_{p,d}^2} - 1\Big]$$
 
     With $r = \log\sigma_q^2 - \log\sigma_p^2$ the variance part is ``expm1(r) - r`` (never
-    negative, exact near $r=0$) and the mean part is $(\mu_q-\mu_p)^2/\sigma_p^2$.
+    negative; its Taylor series when $|r| < 0.1$, so exact near $r=0$) and the mean part is $(\mu_q-\mu_p)^2/\sigma_p^2$.
 
     Args:
         mu_q, log_var_q: parameters of $q$, shape ``(..., D)``.
@@ -64,19 +82,9 @@ def kl_normal_normal(mu_q: Tensor, log_var_q: Tensor, mu_p: Tensor, log_var_p: T
         check_tensor(name, t, min_dim=1)
     check_event_shapes(mu_q=mu_q, log_var_q=log_var_q, mu_p=mu_p, log_var_p=log_var_p)
     log_ratio = log_var_q - log_var_p  # log(sigma_q^2 / sigma_p^2), (..., D)
-    var_term = torch.expm1(log_ratio) - log_ratio
+    var_term = _expm1_minus_x(log_ratio)
     mean_term = (mu_q - mu_p) ** 2 * torch.exp(-log_var_p)
     return 0.5 * (var_term + mean_term).sum(dim=-1)
-
-
-def _cholesky(name: str, cov: Tensor) -> Tensor:
-    """Cholesky factor of a symmetric positive-definite matrix, with an error that names it."""
-    if not torch.allclose(cov, cov.transpose(-1, -2), rtol=1e-5, atol=1e-8):
-        raise ValueError(f"{name} must be symmetric")
-    chol, info = torch.linalg.cholesky_ex(cov)
-    if bool((info != 0).any()):
-        raise ValueError(f"{name} must be positive definite (its Cholesky factorisation failed)")
-    return chol
 
 
 def kl_mvn(mu_q: Tensor, cov_q: Tensor, mu_p: Tensor, cov_p: Tensor) -> Tensor:
@@ -86,9 +94,12 @@ def kl_mvn(mu_q: Tensor, cov_q: Tensor, mu_p: Tensor, cov_p: Tensor) -> Tensor:
       + (\mu_p-\mu_q)^\top\Sigma_p^{-1}(\mu_p-\mu_q) - D
       + \log\det\Sigma_p - \log\det\Sigma_q\Big]$$
 
-    Evaluated with Cholesky factors $\Sigma = LL^\top$: the trace is
-    $\|L_p^{-1}L_q\|_F^2$, the quadratic form $\|L_p^{-1}(\mu_p-\mu_q)\|^2$ and
-    $\log\det\Sigma = 2\sum_i \log L_{ii}$ — no explicit inverse.
+    Evaluated with Cholesky factors $\Sigma = LL^\top$ and the lower-triangular
+    $A = L_p^{-1}L_q$, whose diagonal gives $r_i = 2\log(L_{q,ii}/L_{p,ii})$:
+    $\operatorname{tr}(\Sigma_p^{-1}\Sigma_q) - D - \log\det\Sigma_q + \log\det\Sigma_p
+    = \sum_i (e^{r_i} - 1 - r_i) + \sum_{i>j} A_{ij}^2$ and the quadratic form is
+    $\|L_p^{-1}(\mu_p-\mu_q)\|^2$. Every term is non-negative, so there is no cancellation
+    when $q \approx p$, and no explicit inverse.
 
     Args:
         mu_q: mean of $q$, shape ``(..., D)``.
@@ -125,12 +136,14 @@ def kl_mvn(mu_q: Tensor, cov_q: Tensor, mu_p: Tensor, cov_p: Tensor) -> Tensor:
             f"batch shapes do not broadcast: mu_q{tuple(mu_q.shape)}, cov_q{tuple(cov_q.shape)}, "
             f"mu_p{tuple(mu_p.shape)}, cov_p{tuple(cov_p.shape)}"
         ) from None
-    chol_q = _cholesky("cov_q", cov_q).expand(*batch, dim, dim)  # (..., D, D)
-    chol_p = _cholesky("cov_p", cov_p).expand(*batch, dim, dim)  # (..., D, D)
+    chol_q = cholesky_checked("cov_q", cov_q).expand(*batch, dim, dim)  # (..., D, D)
+    chol_p = cholesky_checked("cov_p", cov_p).expand(*batch, dim, dim)  # (..., D, D)
     diff = (mu_p - mu_q).expand(*batch, dim).unsqueeze(-1)  # (..., D, 1)
 
-    trace_term = torch.linalg.solve_triangular(chol_p, chol_q, upper=False).pow(2).sum(dim=(-2, -1))
+    a = torch.linalg.solve_triangular(chol_p, chol_q, upper=False)  # L_p^{-1} L_q, lower triangular, (..., D, D)
+    off_diagonal = torch.tril(a, diagonal=-1).pow(2).sum(dim=(-2, -1))
+    log_diag_q = torch.log(torch.diagonal(chol_q, dim1=-2, dim2=-1))  # (..., D)
+    log_diag_p = torch.log(torch.diagonal(chol_p, dim1=-2, dim2=-1))
+    diagonal = _expm1_minus_x(2.0 * (log_diag_q - log_diag_p)).sum(dim=-1)  # trace - D - log det ratio, diagonal part
     mahalanobis = torch.linalg.solve_triangular(chol_p, diff, upper=False).pow(2).sum(dim=(-2, -1))
-    log_det_p = 2.0 * torch.log(torch.diagonal(chol_p, dim1=-2, dim2=-1)).sum(dim=-1)
-    log_det_q = 2.0 * torch.log(torch.diagonal(chol_q, dim1=-2, dim2=-1)).sum(dim=-1)
-    return 0.5 * (trace_term + mahalanobis - dim + log_det_p - log_det_q)
+    return 0.5 * (diagonal + off_diagonal + mahalanobis)

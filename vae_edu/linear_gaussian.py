@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .distributions import LOG_2PI, log_normal_diag
+from .distributions import LOG_2PI, log_normal_diag, log_normal_full
 from .kl import kl_mvn, kl_normal_std_normal
 from .utils import check_event_shapes, check_positive, check_tensor
 
@@ -85,12 +85,26 @@ class LinearGaussian:
         check_tensor("x", x, min_dim=1)
         check_event_shapes(x=x, b=self.b)
 
+    def _check_x_z(self, x: Tensor, z: Tensor) -> None:
+        self._check_x(x)
+        check_tensor("z", z, min_dim=1)
+        if z.shape[-1] != self.z_dim:
+            raise ValueError(f"z must have last dimension z_dim={self.z_dim}, got shape {tuple(z.shape)}")
+        if z.dtype != self.dtype:
+            raise TypeError(f"z has dtype {z.dtype} but the model has dtype {self.dtype}")
+        try:
+            torch.broadcast_shapes(x.shape[:-1], z.shape[:-1])
+        except RuntimeError:
+            raise ValueError(f"batch shapes do not broadcast: x{tuple(x.shape)}, z{tuple(z.shape)}") from None
+
     def _check_q(self, x: Tensor, mu_q: Tensor, log_var_q: Tensor) -> None:
         self._check_x(x)
         check_tensor("mu_q", mu_q, min_dim=1)
         check_tensor("log_var_q", log_var_q, min_dim=1)
         if mu_q.shape[-1] != self.z_dim:
             raise ValueError(f"mu_q must have last dimension z_dim={self.z_dim}, got shape {tuple(mu_q.shape)}")
+        if mu_q.dtype != self.dtype:
+            raise TypeError(f"mu_q has dtype {mu_q.dtype} but the model has dtype {self.dtype}")
         check_event_shapes(mu_q=mu_q, log_var_q=log_var_q)
         try:
             torch.broadcast_shapes(x.shape[:-1], mu_q.shape[:-1], log_var_q.shape[:-1])
@@ -138,10 +152,7 @@ class LinearGaussian:
         Returns:
             shape: the broadcast batch shape.
         """
-        self._check_x(x)
-        check_tensor("z", z, min_dim=1)
-        if z.shape[-1] != self.z_dim:
-            raise ValueError(f"z must have last dimension z_dim={self.z_dim}, got shape {tuple(z.shape)}")
+        self._check_x_z(x, z)
         mu_p = z @ self.W.T + self.b  # (..., x_dim)
         log_var_p = torch.log(self.sigma2).expand(self.x_dim)  # (x_dim,)
         return log_normal_diag(x, mu_p, log_var_p)
@@ -198,6 +209,23 @@ class LinearGaussian:
         cov = self.sigma2.double() * torch.cholesky_solve(eye, chol_m)  # (d, d)
         cov = 0.5 * (cov + cov.T)  # exact symmetry for downstream Cholesky factorisations
         return mu.to(self.dtype), cov.to(self.dtype).expand(*mu.shape[:-1], self.z_dim, self.z_dim)
+
+    def log_p_z_given_x(self, x: Tensor, z: Tensor) -> Tensor:
+        r"""Log-density of the exact posterior, $\log p(z|x) = \log\mathcal N\big(z;\ M^{-1}W^\top(x-b),\ \sigma^2M^{-1}\big)$.
+
+        Args:
+            x: data, shape ``(..., x_dim)``.
+            z: latent codes, shape ``(..., z_dim)``; batch shapes broadcast (e.g. ``z`` of
+                shape ``(K, B, z_dim)`` against ``x`` of shape ``(B, x_dim)``).
+
+        Returns:
+            shape: the broadcast batch shape.
+
+        Book: *The ELBO, derived and checked* (Bayes' rule, line 2).
+        """
+        self._check_x_z(x, z)
+        mu_post, cov_post = self.posterior(x)  # (..., z_dim), (..., z_dim, z_dim)
+        return log_normal_full(z.double(), mu_post.double(), cov_post.double()).to(self.dtype)
 
     def expected_log_p_x_given_z(self, x: Tensor, mu_q: Tensor, log_var_q: Tensor) -> Tensor:
         r"""Exact reconstruction term $\mathbb E_{q(z|x)}[\log p(x|z)]$ for $q = \mathcal N(\mu_q, \operatorname{diag}\sigma_q^2)$.

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["setup", "check_tensor", "check_event_shapes", "check_positive"]
+__all__ = ["setup", "check_tensor", "check_event_shapes", "check_positive", "cholesky_checked"]
 
 
 def setup(seed: int = 0, threads: int = 1) -> None:
@@ -31,14 +31,14 @@ def setup(seed: int = 0, threads: int = 1) -> None:
 
     Raises:
         TypeError: if ``seed`` or ``threads`` is not an integer.
-        ValueError: if ``seed`` is negative or ``threads`` is smaller than 1.
+        ValueError: if ``seed`` is outside ``[0, 2**32 - 1]`` or ``threads`` is smaller than 1.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
         raise TypeError(f"threads must be an int, got {type(threads).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+    if not 0 <= seed < 2**32:  # numpy's range; checked before any generator is touched
+        raise ValueError(f"seed must be in [0, 2**32 - 1], got {seed}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     random.seed(int(seed))
@@ -127,3 +127,24 @@ def check_positive(name: str, value: Tensor) -> Tensor:
     if not bool((value > 0).all()):
         raise ValueError(f"{name} must be strictly positive, got minimum {value.min().item():.3g}")
     return value
+
+
+def cholesky_checked(name: str, cov: Tensor) -> Tensor:
+    r"""Cholesky factor $L$ (lower triangular, $\Sigma = LL^\top$) of a covariance, with errors that name it.
+
+    Args:
+        name: the argument's name, used in the error message.
+        cov: a symmetric positive-definite matrix, shape ``(..., D, D)``, already checked with
+            :func:`check_tensor`.
+
+    Raises:
+        ValueError: if ``cov`` is not square, not symmetric or not positive definite.
+    """
+    if cov.shape[-1] != cov.shape[-2]:
+        raise ValueError(f"{name} must be square (..., D, D), got shape {tuple(cov.shape)}")
+    if not torch.allclose(cov, cov.transpose(-1, -2), rtol=1e-5, atol=1e-8):
+        raise ValueError(f"{name} must be symmetric")
+    chol, info = torch.linalg.cholesky_ex(cov)
+    if bool((info != 0).any()):
+        raise ValueError(f"{name} must be positive definite (its Cholesky factorisation failed)")
+    return chol
