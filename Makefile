@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: book test test-only clean sync-bootstrap
+.PHONY: book test test-only execute clean sync-bootstrap
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ test: book test-only
 
 test-only: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# Re-run every chapter top to bottom and store its outputs (what gets committed).
+# One notebook: make execute NOTEBOOKS=notebooks/01_gaussian_kl.ipynb
+NOTEBOOKS ?= $(sort $(wildcard notebooks/*.ipynb))
+execute: $(STAMP)
+	for nb in $(NOTEBOOKS); do \
+	  echo "$$nb"; \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
+	done
 
 sync-bootstrap: $(STAMP)
 	$(BIN)/python tools/bootstrap_cell.py --write
