@@ -18,7 +18,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# A clean build every time (it takes seconds): no stale page survives from an earlier build.
 book: $(STAMP)
+	rm -rf _build
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: book test-only

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from bad_inputs import BAD
 
 from vae_edu.distributions import log_normal_diag, log_standard_normal, reparameterize
 from vae_edu.estimators import elbo_monte_carlo, kl_monte_carlo, mc_mean
@@ -139,16 +140,6 @@ def test_kl_monte_carlo_needs_both_p_parameters(given: str) -> None:
         kl_monte_carlo(torch.zeros(D), torch.zeros(D), **{given: torch.zeros(D)})
 
 
-BAD = [
-    ("nan", lambda: torch.tensor([[0.0, float("nan"), 0.0]]), ValueError),
-    ("inf", lambda: torch.tensor([[0.0, float("inf"), 0.0]]), ValueError),
-    ("list", lambda: [[0.0, 0.0, 0.0]], TypeError),
-    ("int", lambda: torch.zeros(2, D, dtype=torch.int64), TypeError),
-    ("event", lambda: torch.zeros(2, 4), ValueError),
-    ("batch", lambda: torch.zeros(5, D), ValueError),
-    ("dtype", lambda: torch.zeros(2, D, dtype=F64), TypeError),
-    ("0-dim", lambda: torch.tensor(0.0), ValueError),
-]
 
 
 @pytest.mark.parametrize(("kind", "make", "error"), BAD, ids=[b[0] for b in BAD])

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from bad_inputs import BAD
 from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
 
 from vae_edu.estimators import kl_monte_carlo, mc_mean
@@ -269,16 +270,6 @@ def _good(shape=(2, D), dtype=F32) -> torch.Tensor:
     return torch.zeros(shape, dtype=dtype)
 
 
-BAD = [
-    ("nan", lambda: torch.tensor([[0.0, float("nan"), 0.0]]), ValueError),
-    ("inf", lambda: torch.tensor([[0.0, float("-inf"), 0.0]]), ValueError),
-    ("list", lambda: [[0.0, 0.0, 0.0]], TypeError),
-    ("int", lambda: torch.zeros(2, D, dtype=torch.int64), TypeError),
-    ("event", lambda: torch.zeros(2, 4), ValueError),
-    ("batch", lambda: torch.zeros(5, D), ValueError),
-    ("dtype", lambda: torch.zeros(2, D, dtype=F64), TypeError),
-    ("0-dim", lambda: torch.tensor(0.0), ValueError),
-]
 DIAG_FUNCTIONS = {
     "kl_normal_std_normal": (kl_normal_std_normal, ("mu", "log_var")),
     "kl_normal_normal": (kl_normal_normal, ("mu_q", "log_var_q", "mu_p", "log_var_p")),

@@ -37,7 +37,7 @@ def mc_mean(values: Tensor) -> tuple[Tensor, Tensor]:
     if num < 2:
         raise ValueError(f"values needs at least 2 samples along dim 0 for a standard error, got {num}")
     mean = values.mean(dim=0)
-    stderr = values.std(dim=0, unbiased=True) / math.sqrt(num)
+    stderr = values.std(dim=0, correction=1) / math.sqrt(num)
     return mean, stderr
 
 
