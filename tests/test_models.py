@@ -195,6 +195,23 @@ def test_decoder_mean_of_categorical_is_in_level_units(gen) -> None:
     torch.testing.assert_close(model.decoder.sample(z, generator=gen), torch.full((3, X_DIM), 2.0))
 
 
+
+def test_decoder_mean_of_categorical_never_leaves_the_level_range(gen) -> None:
+    # Logits with nearly all the mass on the top level (found among randn(17) + 20 at level 16):
+    # in float32, softmax @ levels gives 16 + 2e-6 for them. The mean is in [0, L - 1] exactly,
+    # and the book's classifier rejects images above 16 / 16, so the decoder must not overshoot.
+    logits = torch.tensor([-0.81, 0.22, 0.87, 0.22, -0.2, 0.92, 0.52, -0.14, 1.22, -0.4, 1.24, 0.42, 2.03,
+                           -0.18, 1.58, 2.85, 19.23])  # fmt: skip
+    unclamped = torch.softmax(logits.expand(64, X_DIM, 17), -1) @ torch.arange(17.0)  # (64, X_DIM), as the decoder does
+    assert float(unclamped.max()) > 16  # the round-off being guarded against
+    model = VAE(VAEConfig(x_dim=X_DIM, z_dim=Z_DIM, hidden=8, num_levels=17))
+    with torch.no_grad():
+        model.decoder.net[-1].weight.zero_()
+        model.decoder.net[-1].bias.copy_(logits.repeat(X_DIM))
+        mean = model.decoder.mean(torch.randn(64, Z_DIM, generator=gen))  # (64, X_DIM)
+    assert float(mean.max()) <= 16 and float(mean.min()) >= 0
+    torch.testing.assert_close(mean, torch.full((64, X_DIM), 16.0))
+
 # --------------------------------------------------------------------------------- Prior
 def test_prior_log_prob_and_samples(dtype, gen) -> None:
     prior = Prior(Z_DIM).to(dtype)

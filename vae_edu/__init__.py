@@ -11,9 +11,55 @@ tensor(0.)
 
 from __future__ import annotations
 
-from . import collapse, data, distributions, estimators, gradients, kl, linear_gaussian, linear_vae, marginal, models, objectives, sample_quality, train, utils
+from . import (
+    collapse,
+    conditional_linear,
+    data,
+    dirichlet,
+    disentanglement,
+    distributions,
+    estimators,
+    gradients,
+    kl,
+    latent,
+    linear_gaussian,
+    linear_vae,
+    marginal,
+    models,
+    objectives,
+    sample_quality,
+    targets,
+    train,
+    train_gan,
+    utils,
+    widgets,
+)
 from .utils import setup
 
 __version__ = "0.1.0"
 
-__all__ = ["setup", "collapse", "data", "distributions", "estimators", "gradients", "kl", "linear_gaussian", "linear_vae", "marginal", "models", "objectives", "sample_quality", "train", "utils", "__version__"]
+__all__ = [
+    "setup",
+    "collapse",
+    "conditional_linear",
+    "data",
+    "dirichlet",
+    "disentanglement",
+    "distributions",
+    "estimators",
+    "gradients",
+    "kl",
+    "latent",
+    "linear_gaussian",
+    "linear_vae",
+    "marginal",
+    "models",
+    "objectives",
+    "sample_quality",
+    "targets",
+    "train",
+    "train_gan",
+    "utils",
+    "widgets",
+    "__version__",
+]

@@ -9,6 +9,10 @@ r"""Datasets: shipped with a package, downloaded once, or generated. Only MNIST 
 * :func:`make_gaussian_mixture_2d` — a 2-D mixture of well-separated Gaussian modes (a ring or a
   grid) with mode labels and centres, where a generative model's mode coverage can be seen and
   counted (:func:`assign_modes`); :func:`gaussian_mixture_2d_log_prob` is its exact log-density.
+* :func:`make_shapes` — small binary images of a square whose position and size (the generative
+  factors) are known, for measuring disentanglement.
+* :func:`make_topic_corpus` — bag-of-words documents drawn from known topics by an LDA-style
+  model, for checking that a topic model recovers them.
 
 Book: *Training a VAE on digits*.
 """
@@ -18,6 +22,8 @@ from __future__ import annotations
 from ._common import DataSplits, Representation, Split
 from .digits import DIGITS_NUM_LEVELS, DIGITS_SPLIT, load_digits_split
 from .mnist import MNIST_FILES, MNIST_MIRRORS, MNIST_NUM_LEVELS, load_mnist, read_idx
+from .shapes import FACTOR_NAMES, Shapes, make_shapes
+from .topics import TopicCorpus, TopicSplit, make_topic_corpus
 from .toy import (
     GaussianMixture2D,
     assign_modes,
@@ -43,4 +49,10 @@ __all__ = [
     "make_gaussian_mixture_2d",
     "gaussian_mixture_2d_log_prob",
     "assign_modes",
+    "Shapes",
+    "FACTOR_NAMES",
+    "make_shapes",
+    "TopicCorpus",
+    "TopicSplit",
+    "make_topic_corpus",
 ]

@@ -256,8 +256,11 @@ class Decoder(nn.Module):
         params = self(z)
         if self.config.likelihood == "categorical":
             assert isinstance(params, Tensor)
-            levels = torch.arange(self.config.num_levels, dtype=params.dtype, device=params.device)
-            return torch.softmax(params, dim=-1) @ levels  # (..., x_dim)
+            top = self.config.num_levels - 1
+            levels = torch.arange(top + 1, dtype=params.dtype, device=params.device)
+            # The mean lies in [0, L-1]; the rounding of softmax and the sum can overshoot L-1 by
+            # a few ulps, which the clamp removes (it changes nothing else).
+            return (torch.softmax(params, dim=-1) @ levels).clamp(0, top)  # (..., x_dim)
         if self.config.likelihood == "bernoulli":
             assert isinstance(params, Tensor)
             return torch.sigmoid(params)

@@ -1,0 +1,241 @@
+"""Tests for vae_edu.latent: neighbourhoods, distance ranks, interpolation, traversals, aggregate posterior."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from vae_edu.distributions import log_normal_diag
+from vae_edu.latent import (
+    aggregate_posterior_log_prob,
+    distance_rank_correlation,
+    hole_fraction,
+    lerp,
+    neighbour_label_agreement,
+    prior_quantile_grid,
+    slerp,
+    traverse,
+)
+from vae_edu.models import VAE, VAEConfig
+
+
+def test_knn_agreement_separated_clusters(dtype: torch.dtype) -> None:
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0]], dtype=dtype)
+    labels = torch.arange(3).repeat_interleave(10)  # (30,)
+    features = centres[labels] + torch.randn(30, 2, dtype=dtype, generator=gen)
+    assert neighbour_label_agreement(features, labels, k=5).item() == 1.0
+    assert neighbour_label_agreement(features, labels, k=5).dtype == dtype
+    # k = 12 > 9 same-label neighbours: exactly 9 of 12 agree for every point
+    assert neighbour_label_agreement(features, labels, k=12).item() == pytest.approx(9 / 12)
+
+
+def test_knn_agreement_hand_computed() -> None:
+    # points on a line: 0, 1, 3, 10 with labels a, a, b, b; nearest neighbours: 0->1, 1->0, 3->1, 10->3
+    features = torch.tensor([[0.0], [1.0], [3.0], [10.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    assert neighbour_label_agreement(features, labels, k=1).item() == pytest.approx(3 / 4)
+
+
+def test_knn_agreement_chance_level() -> None:
+    gen = torch.Generator().manual_seed(1)
+    features = torch.randn(2000, 2, generator=gen, dtype=torch.float64)
+    labels = torch.randint(4, (2000,), generator=gen)
+    value = neighbour_label_agreement(features, labels, k=10).item()
+    # random labels: agreement ~ 1/4; binomial std of a mean of 20000 dependent 0/1s is < 0.01
+    assert abs(value - 0.25) < 0.03
+
+
+@pytest.mark.parametrize(
+    ("features", "labels", "k", "error", "name"),
+    [
+        ([[0.0]], torch.tensor([0]), 1, TypeError, "features"),
+        (torch.zeros(4, 2), [0, 1, 0, 1], 1, TypeError, "labels"),
+        (torch.zeros(4, 2), torch.zeros(4), 1, TypeError, "labels"),
+        (torch.zeros(4, 2), torch.zeros(3, dtype=torch.int64), 1, ValueError, "labels"),
+        (torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64), 4, ValueError, "k"),
+        (torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64), 0, ValueError, "k"),
+        (torch.zeros(4), torch.zeros(4, dtype=torch.int64), 1, ValueError, "features"),
+        (torch.full((4, 2), float("nan")), torch.zeros(4, dtype=torch.int64), 1, ValueError, "features"),
+    ],
+)
+def test_knn_agreement_bad_inputs(features: object, labels: object, k: int, error: type, name: str) -> None:
+    with pytest.raises(error, match=name):
+        neighbour_label_agreement(features, labels, k)  # type: ignore[arg-type]
+
+
+def test_distance_rank_correlation_invariances(dtype: torch.dtype) -> None:
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(30, 3, dtype=dtype, generator=gen)
+    q, _ = torch.linalg.qr(torch.randn(3, 3, dtype=dtype, generator=gen))
+    b = 2.5 * a @ q + 7.0  # rotation, scaling, translation keep every distance's rank
+    assert distance_rank_correlation(a, b).item() == pytest.approx(1.0, abs=1e-6)
+    # a monotone transform of distances keeps ranks too; an unrelated point set does not
+    c = torch.randn(30, 5, dtype=dtype, generator=gen)
+    assert abs(distance_rank_correlation(a, c).item()) < 0.2
+
+
+def test_distance_rank_correlation_matches_scipy() -> None:
+    from scipy.spatial.distance import pdist
+    from scipy.stats import spearmanr
+
+    gen = torch.Generator().manual_seed(3)
+    a = torch.randn(25, 2, dtype=torch.float64, generator=gen)
+    b = a + 0.5 * torch.randn(25, 4, dtype=torch.float64, generator=gen)[:, :2]
+    expected = spearmanr(pdist(a.numpy()), pdist(b.numpy())).statistic
+    assert distance_rank_correlation(a, b).item() == pytest.approx(expected, abs=1e-10)
+
+
+def test_distance_rank_correlation_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="a and b"):
+        distance_rank_correlation(torch.zeros(4, 2), torch.zeros(5, 2))
+    with pytest.raises(TypeError, match="b has dtype"):
+        distance_rank_correlation(torch.zeros(4, 2), torch.zeros(4, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="at least 3"):
+        distance_rank_correlation(torch.zeros(2, 2), torch.zeros(2, 2))
+    with pytest.raises(TypeError, match="a must"):
+        distance_rank_correlation([[0.0]], torch.zeros(1, 2))  # type: ignore[arg-type]
+
+
+def test_lerp_and_slerp_endpoints(dtype: torch.dtype, tol: dict[str, float]) -> None:
+    gen = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(2, 5, dtype=dtype, generator=gen)
+    t = torch.linspace(0, 1, 7, dtype=dtype)
+    for path in (lerp(z0, z1, t), slerp(z0, z1, t)):
+        assert path.shape == (7, 5) and path.dtype == dtype
+        torch.testing.assert_close(path[0], z0, **tol)
+        torch.testing.assert_close(path[-1], z1, **tol)
+
+
+def test_slerp_keeps_the_norm_and_lerp_shrinks_it(dtype: torch.dtype, tol: dict[str, float]) -> None:
+    gen = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(2, 16, dtype=dtype, generator=gen)
+    z1 = z1 * z0.norm() / z1.norm()  # equal norms r
+    r = z0.norm()
+    t = torch.linspace(0, 1, 11, dtype=dtype)
+    torch.testing.assert_close(slerp(z0, z1, t).norm(dim=1), r.expand(11), **tol)
+    omega = torch.arccos(z0 @ z1 / r**2)
+    torch.testing.assert_close(lerp(z0, z1, t)[5].norm(), r * torch.cos(omega / 2), **tol)
+    # slerp moves at a constant angular speed: equal angles between consecutive points
+    path = slerp(z0, z1, t)
+    cos = (path[1:] * path[:-1]).sum(dim=1) / r**2
+    torch.testing.assert_close(torch.arccos(cos.clamp(-1, 1)), (omega / 10).expand(10), rtol=1e-4, atol=1e-4)
+
+
+def test_slerp_parallel_falls_back_to_lerp() -> None:
+    z0 = torch.tensor([1.0, 2.0])
+    t = torch.tensor([0.0, 0.5, 1.0])
+    torch.testing.assert_close(slerp(z0, 3 * z0, t), lerp(z0, 3 * z0, t))
+
+
+def test_interpolation_bad_inputs() -> None:
+    z = torch.ones(3)
+    t = torch.linspace(0, 1, 3)
+    with pytest.raises(ValueError, match="z0 and z1"):
+        lerp(z, torch.ones(4), t)
+    with pytest.raises(ValueError, match="t must"):
+        slerp(z, z, torch.zeros(2, 2))
+    with pytest.raises(TypeError, match="t has dtype"):
+        lerp(z, z, t.double())
+    with pytest.raises(ValueError, match="non-zero"):
+        slerp(torch.zeros(3), z, t)
+    with pytest.raises(TypeError, match="z0"):
+        lerp([1.0], z, t)  # type: ignore[arg-type]
+
+
+def test_traverse_matches_decoder_mean() -> None:
+    model = VAE(VAEConfig(x_dim=6, z_dim=3, hidden=8, num_levels=4))
+    z = torch.tensor([0.1, -0.2, 0.3])
+    values = torch.tensor([-1.0, 0.0, 2.0])
+    images = traverse(model, z, 1, values)
+    assert images.shape == (3, 6)
+    codes = torch.tensor([[0.1, -1.0, 0.3], [0.1, 0.0, 0.3], [0.1, 2.0, 0.3]])
+    with torch.no_grad():
+        torch.testing.assert_close(images, model.decoder.mean(codes))
+    assert z.tolist() == pytest.approx([0.1, -0.2, 0.3])  # the base code is not modified
+    with pytest.raises(ValueError, match="dim"):
+        traverse(model, z, 3, values)
+    with pytest.raises(ValueError, match="z must"):
+        traverse(model, z[None], 0, values)
+    with pytest.raises(TypeError, match="values has dtype"):
+        traverse(model, z, 0, values.double())
+    with pytest.raises(TypeError, match="model"):
+        traverse(torch.nn.Linear(2, 2), z, 0, values)
+
+
+def test_prior_quantile_grid() -> None:
+    grid = prior_quantile_grid(4, dtype=torch.float64)
+    normal = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0)
+    torch.testing.assert_close(normal.cdf(grid), torch.tensor([0.125, 0.375, 0.625, 0.875], dtype=torch.float64))
+    assert prior_quantile_grid(5).dtype == torch.float32
+    assert prior_quantile_grid(5)[2].item() == 0.0
+    with pytest.raises(ValueError, match="n must"):
+        prior_quantile_grid(0)
+    with pytest.raises(TypeError, match="dtype"):
+        prior_quantile_grid(3, dtype=torch.int64)
+
+
+def test_aggregate_posterior_matches_direct_mixture(dtype: torch.dtype, tol: dict[str, float]) -> None:
+    gen = torch.Generator().manual_seed(0)
+    mu_q = torch.randn(7, 2, dtype=dtype, generator=gen)
+    log_var_q = torch.randn(7, 2, dtype=dtype, generator=gen) - 1
+    z = torch.randn(5, 2, dtype=dtype, generator=gen)
+    # direct: the density of a mixture, as torch.distributions computes it
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(torch.ones(7, dtype=dtype)),
+        torch.distributions.Independent(torch.distributions.Normal(mu_q, torch.exp(0.5 * log_var_q)), 1),
+    )
+    expected = mixture.log_prob(z)
+    torch.testing.assert_close(aggregate_posterior_log_prob(z, mu_q, log_var_q), expected, **tol)
+    torch.testing.assert_close(aggregate_posterior_log_prob(z, mu_q, log_var_q, chunk_size=2), expected, **tol)
+    direct = torch.log(torch.stack([log_normal_diag(z, m, lv).exp() for m, lv in zip(mu_q, log_var_q)]).mean(0))
+    torch.testing.assert_close(aggregate_posterior_log_prob(z, mu_q, log_var_q), direct, **tol)
+
+
+def test_aggregate_posterior_stays_finite_far_away() -> None:
+    mu_q = torch.zeros(3, 2, dtype=torch.float64)
+    log_var_q = torch.full((3, 2), -10.0, dtype=torch.float64)
+    z = torch.tensor([[5.0, 5.0]], dtype=torch.float64)
+    value = aggregate_posterior_log_prob(z, mu_q, log_var_q)
+    expected = log_normal_diag(z, mu_q[0], log_var_q[0])  # all components are the same
+    assert torch.isfinite(value).all()
+    torch.testing.assert_close(value, expected)
+
+
+def test_hole_fraction_is_zero_when_q_equals_prior_and_one_when_far() -> None:
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(500, 2, dtype=torch.float64, generator=gen)
+    h, se = hole_fraction(z, torch.zeros(1, 2, dtype=torch.float64), torch.zeros(1, 2, dtype=torch.float64), 0.5)
+    assert h.item() == 0.0 and se.item() == 0.0
+    h, _ = hole_fraction(z, torch.full((1, 2), 20.0, dtype=torch.float64), torch.zeros(1, 2, dtype=torch.float64))
+    assert h.item() == 1.0
+
+
+def test_hole_fraction_closed_form() -> None:
+    # q = N(0, s^2 I) in d = 1: q(z) < c p(z)  <=>  z^2 (1/s^2 - 1) > 2 log(1/(c s)), closed form
+    s, c = 0.5, 0.1
+    threshold = math.sqrt(2 * math.log(1 / (c * s)) / (1 / s**2 - 1))
+    normal = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0)
+    exact = 2 * (1 - normal.cdf(torch.tensor(threshold, dtype=torch.float64)))
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(200_000, 1, dtype=torch.float64, generator=gen)
+    mu_q = torch.zeros(1, 1, dtype=torch.float64)
+    log_var_q = torch.full((1, 1), 2 * math.log(s), dtype=torch.float64)
+    h, se = hole_fraction(z, mu_q, log_var_q, c)
+    assert abs(h - exact) < 4 * se
+
+
+def test_aggregate_posterior_bad_inputs() -> None:
+    z = torch.zeros(3, 2)
+    with pytest.raises(ValueError, match="log_var_q"):
+        aggregate_posterior_log_prob(z, torch.zeros(4, 2), torch.zeros(5, 2))
+    with pytest.raises(ValueError, match="event dimension"):
+        aggregate_posterior_log_prob(torch.zeros(3, 3), torch.zeros(4, 2), torch.zeros(4, 2))
+    with pytest.raises(TypeError, match="dtype"):
+        aggregate_posterior_log_prob(z.double(), torch.zeros(4, 2), torch.zeros(4, 2))
+    with pytest.raises(ValueError, match="ratio"):
+        hole_fraction(z, torch.zeros(4, 2), torch.zeros(4, 2), ratio=0.0)
+    with pytest.raises(ValueError, match="mu_q"):
+        aggregate_posterior_log_prob(z, torch.full((4, 2), float("inf")), torch.zeros(4, 2))

@@ -1,0 +1,304 @@
+r"""Is $z$ meaningful? Measurements of a VAE's latent space.
+
+* neighbourhoods: leave-one-out $k$-nearest-neighbour label agreement, and the rank correlation
+  of pairwise distances in two spaces (latent vs pixels);
+* paths: linear and spherical interpolation, and traversals of one latent dimension;
+* the aggregate posterior $q(z) = \frac1N\sum_n q(z|x_n)$ against the prior $p(z) = \mathcal N(0, I)$,
+  and the "holes": prior mass where $q(z)$ is much smaller than $p(z)$.
+
+Book: *Is z meaningful? The latent space*.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .distributions import log_normal_diag, log_standard_normal
+from .estimators import mc_mean
+from .utils import check_event_shapes, check_tensor
+
+__all__ = [
+    "neighbour_label_agreement",
+    "distance_rank_correlation",
+    "lerp",
+    "slerp",
+    "traverse",
+    "prior_quantile_grid",
+    "aggregate_posterior_log_prob",
+    "hole_fraction",
+]
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _check_points(name: str, value: object) -> Tensor:
+    check_tensor(name, value, min_dim=2)
+    assert isinstance(value, Tensor)
+    if value.dim() != 2:
+        raise ValueError(f"{name} must have shape (N, dim), got {tuple(value.shape)}")
+    return value
+
+
+def neighbour_label_agreement(features: Tensor, labels: Tensor, k: int = 5) -> Tensor:
+    r"""Leave-one-out $k$-nearest-neighbour label agreement of a set of points.
+
+    $$A_k = \frac1{Nk}\sum_{n=1}^N \sum_{m\in\mathcal N_k(n)} \mathbb 1[y_m = y_n]$$
+
+    where $\mathcal N_k(n)$ are the $k$ points closest to point $n$ in Euclidean distance,
+    point $n$ itself excluded. Chance level is $\sum_c \pi_c^2$ for class frequencies $\pi_c$
+    (about $1/C$ for $C$ balanced classes).
+
+    Args:
+        features: points, shape ``(N, dim)`` (e.g. encoder means $\mu_q(x_n)$, or pixels $x_n$).
+        labels: integer labels, shape ``(N,)``.
+        k: neighbours per point, $1 \le k \le N-1$.
+
+    Returns:
+        $A_k \in [0, 1]$, shape ``()``, in the dtype of ``features``.
+
+    Book: *Is z meaningful? The latent space*.
+    """
+    _check_points("features", features)
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"labels must have an integer dtype, got {labels.dtype}")
+    if labels.shape != features.shape[:1]:
+        raise ValueError(f"labels must have shape (N,) = ({features.shape[0]},), got {tuple(labels.shape)}")
+    _check_int("k", k, 1)
+    if k > features.shape[0] - 1:
+        raise ValueError(f"k must be <= N - 1 = {features.shape[0] - 1}, got {k}")
+    dist = torch.cdist(features, features)  # (N, N)
+    dist.fill_diagonal_(math.inf)  # leave one out
+    neighbours = dist.topk(k, dim=1, largest=False).indices  # (N, k)
+    agree = labels[neighbours] == labels[:, None]  # (N, k)
+    return agree.to(features.dtype).mean()
+
+
+def _ranks(values: Tensor) -> Tensor:
+    """Ranks 0..n-1 of a 1-D tensor (ties broken by position)."""
+    ranks = torch.empty_like(values)
+    ranks[values.argsort()] = torch.arange(values.numel(), dtype=values.dtype)
+    return ranks
+
+
+def distance_rank_correlation(a: Tensor, b: Tensor) -> Tensor:
+    r"""Spearman rank correlation between the pairwise distances of the same $N$ points in two spaces.
+
+    With $d^a_{nm} = \Vert a_n - a_m\Vert$ and $d^b_{nm} = \Vert b_n - b_m\Vert$ over the
+    $N(N-1)/2$ pairs $n < m$,
+
+    $$\rho = \operatorname{corr}\big(\operatorname{rank}(d^a), \operatorname{rank}(d^b)\big),$$
+
+    the Pearson correlation of the ranks. $\rho = 1$ when one space orders all pairs by distance
+    exactly as the other does (e.g. $b$ a rotation, scaling or translation of $a$). Ties are
+    broken by position (continuous distances have none).
+
+    Args:
+        a: the points in the first space, shape ``(N, dim_a)``, $N \ge 3$.
+        b: the same points in the second space, shape ``(N, dim_b)``, same dtype.
+
+    Returns:
+        $\rho \in [-1, 1]$, shape ``()``.
+
+    Book: *Is z meaningful? The latent space*.
+    """
+    _check_points("a", a)
+    _check_points("b", b)
+    if b.shape[0] != a.shape[0]:
+        raise ValueError(f"a and b must hold the same N points, got {a.shape[0]} and {b.shape[0]}")
+    if b.dtype != a.dtype:
+        raise TypeError(f"b has dtype {b.dtype} but a has dtype {a.dtype}")
+    if a.shape[0] < 3:
+        raise ValueError(f"a needs at least 3 points (2 pairs), got {a.shape[0]}")
+    rows, cols = torch.triu_indices(a.shape[0], a.shape[0], offset=1)
+    ra = _ranks(torch.cdist(a, a)[rows, cols])  # (N(N-1)/2,)
+    rb = _ranks(torch.cdist(b, b)[rows, cols])
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return (ra * rb).sum() / (ra.norm() * rb.norm())
+
+
+def _check_endpoints(z0: Tensor, z1: Tensor, t: Tensor) -> None:
+    check_tensor("z0", z0, min_dim=1)
+    check_tensor("z1", z1, min_dim=1)
+    check_tensor("t", t, min_dim=1)
+    if z0.dim() != 1 or z1.shape != z0.shape:
+        raise ValueError(f"z0 and z1 must both have shape (z_dim,), got {tuple(z0.shape)} and {tuple(z1.shape)}")
+    if t.dim() != 1:
+        raise ValueError(f"t must have shape (T,), got {tuple(t.shape)}")
+    check_event_shapes(z0=z0, z1=z1)
+    if t.dtype != z0.dtype:
+        raise TypeError(f"t has dtype {t.dtype} but z0 has dtype {z0.dtype}")
+
+
+def lerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
+    r"""Linear interpolation $z(t) = (1-t)\,z_0 + t\,z_1$.
+
+    Args:
+        z0, z1: end points, shape ``(z_dim,)``.
+        t: positions along the path, shape ``(T,)`` (0 gives $z_0$, 1 gives $z_1$).
+
+    Returns:
+        shape ``(T, z_dim)``.
+
+    Book: *Is z meaningful? The latent space*.
+    """
+    _check_endpoints(z0, z1, t)
+    return (1 - t)[:, None] * z0 + t[:, None] * z1  # (T, z_dim)
+
+
+def slerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
+    r"""Spherical linear interpolation along the great circle through $z_0$ and $z_1$.
+
+    $$z(t) = \frac{\sin\big((1-t)\Omega\big)}{\sin\Omega}\,z_0 + \frac{\sin(t\Omega)}{\sin\Omega}\,z_1,
+      \qquad \cos\Omega = \frac{z_0^\top z_1}{\Vert z_0\Vert\,\Vert z_1\Vert}.$$
+
+    When $\Vert z_0\Vert = \Vert z_1\Vert = r$ every point has norm $r$, whereas the midpoint of
+    :func:`lerp` has norm $r\cos(\Omega/2) < r$. For (nearly) parallel end points
+    ($\sin\Omega < 10^{-6}$) it falls back to :func:`lerp`.
+
+    Args:
+        z0, z1: end points, shape ``(z_dim,)``, both non-zero.
+        t: positions along the path, shape ``(T,)``.
+
+    Returns:
+        shape ``(T, z_dim)``.
+
+    Book: *Is z meaningful? The latent space*.
+    """
+    _check_endpoints(z0, z1, t)
+    n0, n1 = z0.norm(), z1.norm()
+    if n0 == 0 or n1 == 0:
+        raise ValueError("z0 and z1 must be non-zero for slerp (the angle between them is undefined)")
+    cos_omega = (z0 @ z1 / (n0 * n1)).clamp(-1.0, 1.0)
+    omega = torch.arccos(cos_omega)
+    sin_omega = torch.sin(omega)
+    if sin_omega < 1e-6:
+        return lerp(z0, z1, t)
+    w0 = torch.sin((1 - t) * omega) / sin_omega  # (T,)
+    w1 = torch.sin(t * omega) / sin_omega
+    return w0[:, None] * z0 + w1[:, None] * z1  # (T, z_dim)
+
+
+def traverse(model: torch.nn.Module, z: Tensor, dim: int, values: Tensor) -> Tensor:
+    r"""Decode a *traversal*: $z$ with dimension ``dim`` replaced by each of ``values``.
+
+    $$x_v = \mathbb E_{p(x|z^{(v)})}[x],\qquad z^{(v)}_j = v \text{ if } j = \text{dim},\ z_j \text{ otherwise}.$$
+
+    Args:
+        model: a model with a ``decoder`` that has ``mean(z)`` (e.g. :class:`~vae_edu.models.VAE`).
+        z: the base code, shape ``(z_dim,)``, in the model's dtype.
+        dim: the latent dimension to move, $0 \le \text{dim} < z\_dim$.
+        values: the values it takes, shape ``(V,)``.
+
+    Returns:
+        the decoded expected images, shape ``(V, x_dim)`` (no gradients).
+
+    Book: *Is z meaningful? The latent space*.
+    """
+    check_tensor("z", z, min_dim=1)
+    check_tensor("values", values, min_dim=1)
+    if z.dim() != 1:
+        raise ValueError(f"z must have shape (z_dim,), got {tuple(z.shape)}")
+    if values.dim() != 1:
+        raise ValueError(f"values must have shape (V,), got {tuple(values.shape)}")
+    if values.dtype != z.dtype:
+        raise TypeError(f"values has dtype {values.dtype} but z has dtype {z.dtype}")
+    _check_int("dim", dim, 0)
+    if dim >= z.shape[0]:
+        raise ValueError(f"dim must be < z_dim = {z.shape[0]}, got {dim}")
+    decoder = getattr(model, "decoder", None)
+    if decoder is None or not hasattr(decoder, "mean"):
+        raise TypeError(f"model must have a decoder with a mean(z) method, got {type(model).__name__}")
+    codes = z.expand(values.shape[0], -1).clone()  # (V, z_dim)
+    codes[:, dim] = values
+    with torch.no_grad():
+        return decoder.mean(codes)  # (V, x_dim)
+
+
+def prior_quantile_grid(n: int, *, dtype: torch.dtype = torch.float32) -> Tensor:
+    r"""$n$ values that split $\mathcal N(0, 1)$ into equal-probability cells: $v_i = \Phi^{-1}\big((i + \tfrac12)/n\big)$.
+
+    A grid of $z$ built from them (for each axis) covers the prior evenly in probability, not in
+    distance: it is dense near 0 and reaches $\Phi^{-1}(1 - \tfrac1{2n})$ in the tails.
+
+    Args:
+        n: number of values, $n \ge 1$.
+        dtype: a floating-point dtype.
+
+    Returns:
+        shape ``(n,)``, increasing, symmetric about 0.
+
+    Book: *Is z meaningful? The latent space*.
+    """
+    _check_int("n", n, 1)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+    probs = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    return (math.sqrt(2.0) * torch.erfinv(2 * probs - 1)).to(dtype)
+
+
+def aggregate_posterior_log_prob(z: Tensor, mu_q: Tensor, log_var_q: Tensor, *, chunk_size: int = 1024) -> Tensor:
+    r"""Log-density of the aggregate posterior $q(z) = \frac1N\sum_{n=1}^N q(z|x_n)$, in log space.
+
+    $$\log q(z) = \operatorname{logsumexp}_n \log\mathcal N\big(z;\ \mu_{q,n}, \operatorname{diag}\sigma_{q,n}^2\big) - \log N$$
+
+    Args:
+        z: points, shape ``(M, z_dim)``.
+        mu_q, log_var_q: the encoder's outputs for the $N$ data points, shape ``(N, z_dim)`` each.
+        chunk_size: points of ``z`` per block (memory is ``chunk_size * N * z_dim``).
+
+    Returns:
+        shape ``(M,)``.
+
+    Book: *Is z meaningful? The latent space*.
+    """
+    _check_points("z", z)
+    _check_points("mu_q", mu_q)
+    _check_points("log_var_q", log_var_q)
+    if log_var_q.shape != mu_q.shape:
+        raise ValueError(f"log_var_q must have the shape of mu_q {tuple(mu_q.shape)}, got {tuple(log_var_q.shape)}")
+    check_event_shapes(z=z[:1], mu_q=mu_q[:1], log_var_q=log_var_q[:1])
+    _check_int("chunk_size", chunk_size, 1)
+    out = []
+    for block in z.split(chunk_size):
+        log_q = log_normal_diag(block[:, None, :], mu_q, log_var_q)  # (m, N)
+        out.append(torch.logsumexp(log_q, dim=1) - math.log(mu_q.shape[0]))
+    return torch.cat(out)
+
+
+def hole_fraction(z: Tensor, mu_q: Tensor, log_var_q: Tensor, ratio: float = 0.1) -> tuple[Tensor, Tensor]:
+    r"""The prior mass in the "holes" of the aggregate posterior, by Monte Carlo over prior samples.
+
+    $$H_c = \Pr_{z\sim p(z)}\big[q(z) < c\,p(z)\big] \approx \frac1M\sum_{m=1}^M \mathbb 1\big[\log q(z_m) - \log p(z_m) < \log c\big],
+      \quad z_m \sim \mathcal N(0, I)$$
+
+    A hole is a region that the prior (and so ancestral sampling) visits but the encoder maps
+    (almost) no training data to: the decoder was never trained there. $H_c$ is the chance that a
+    prior sample lands in one, with "much less" meaning "less than $c$ times" (default $c = 0.1$).
+    If $q(z) = p(z)$ exactly, $H_c = 0$ for every $c < 1$.
+
+    Args:
+        z: samples from the prior $\mathcal N(0, I)$, shape ``(M, z_dim)``, $M \ge 2$.
+        mu_q, log_var_q: the encoder's outputs for the data, shape ``(N, z_dim)`` each.
+        ratio: $c > 0$.
+
+    Returns:
+        ``(H, stderr)``, each of shape ``()``: the fraction and its binomial standard error.
+
+    Book: *Is z meaningful? The latent space*.
+    """
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio < math.inf:
+        raise ValueError(f"ratio must be a finite float > 0, got {ratio!r}")
+    log_q = aggregate_posterior_log_prob(z, mu_q, log_var_q)  # (M,)
+    in_hole = (log_q - log_standard_normal(z) < math.log(ratio)).to(z.dtype)  # (M,)
+    return mc_mean(in_hole)

@@ -1,0 +1,331 @@
+r"""The conditional VAE: an encoder $q(z|x,y)$, a decoder $p(x|z,y)$ and a prior $p(z|y)$, all given a label $y$.
+
+$$\log p(x|y) \ge \mathrm{ELBO}(x, y) = \mathbb E_{q(z|x,y)}\big[\log p(x|z,y)\big]
+  - \mathrm{KL}\big(q(z|x,y)\,\|\,p(z|y)\big)$$
+
+The label enters every network as a one-hot vector concatenated to its input. The prior is
+$\mathcal N(0, I)$ for every class, or (``learned_prior=True``) a learned diagonal Gaussian per
+class, $p(z|y) = \mathcal N(\mu_{p,y}, \operatorname{diag}\sigma_{p,y}^2)$. :class:`CVAE` has the
+API of :class:`~vae_edu.models.VAE` with ``y`` as an extra positional argument after ``x``, so
+``fit(model, (x, y), (x_val, y_val))`` and ``log_likelihood(model, (x, y))`` work unchanged.
+
+Book: *The conditional VAE*.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ..distributions import log_normal_diag, log_standard_normal, reparameterize
+from ..kl import kl_normal_normal, kl_normal_std_normal
+from .config import VAEConfig
+from .layers import Decoder, _check_num, _check_z, check_data, mlp
+from .vae import ELBOTerms
+
+__all__ = ["check_labels", "one_hot", "ConditionalEncoder", "ConditionalDecoder", "LabelPrior", "CVAE"]
+
+
+def check_labels(name: str, y: object, num_classes: int, batch_size: int | None = None) -> Tensor:
+    """Check class labels: an int64 tensor of shape ``(B,)`` with values in ``[0, num_classes)``.
+
+    Raises:
+        TypeError, ValueError: naming ``name``.
+    """
+    if not isinstance(y, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of int64 class labels, got {type(y).__name__}")
+    if y.dtype != torch.int64:
+        raise TypeError(f"{name} must have dtype torch.int64 (class labels), got {y.dtype}")
+    if y.dim() != 1 or (batch_size is not None and y.shape[0] != batch_size):
+        want = "(B,)" if batch_size is None else f"({batch_size},) to match x"
+        raise ValueError(f"{name} must have shape {want}, got {tuple(y.shape)}")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"{name} must hold labels in [0, {num_classes}), got values in [{int(y.min())}, {int(y.max())}]")
+    return y
+
+
+def one_hot(y: Tensor, num_classes: int, dtype: torch.dtype) -> Tensor:
+    """The one-hot code of labels ``y`` (shape ``(B,)``): shape ``(B, num_classes)`` in ``dtype``."""
+    return nn.functional.one_hot(y, num_classes).to(dtype)
+
+
+class ConditionalEncoder(nn.Module):
+    r"""The encoder $q(z|x,y) = \mathcal N\big(z;\ \mu_q(x,y), \operatorname{diag}\sigma_q^2(x,y)\big)$: an MLP on $[x, \mathrm{onehot}(y)]$.
+
+    Args:
+        config: a :class:`VAEConfig` (``x_dim``, ``z_dim``, ``hidden``, ``num_hidden_layers``, ``activation``).
+        num_classes: the number of labels $C$.
+
+    Book: *The conditional VAE*.
+    """
+
+    def __init__(self, config: VAEConfig, num_classes: int) -> None:
+        super().__init__()
+        self.config, self.num_classes = config, num_classes
+        self.net = mlp(config.x_dim + num_classes, config.hidden, config.num_hidden_layers, 2 * config.z_dim, config.activation)
+
+    def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        r"""The parameters of $q(z|x,y)$: ``(mu_q, log_var_q)``, each of shape ``(B, z_dim)``, for ``x`` ``(B, x_dim)`` and ``y`` ``(B,)``."""
+        check_data("x", x, self.config, next(self.parameters()).dtype, values=False)
+        check_labels("y", y, self.num_classes, x.shape[0])
+        out = self.net(torch.cat([x, one_hot(y, self.num_classes, x.dtype)], dim=-1))  # (B, 2 z_dim)
+        mu_q, log_var_q = out.chunk(2, dim=-1)  # (B, z_dim) each
+        return mu_q, log_var_q
+
+
+class ConditionalDecoder(nn.Module):
+    r"""The decoder $p(x|z,y)$: a :class:`~vae_edu.models.Decoder` whose input is $[z, \mathrm{onehot}(y)]$.
+
+    The likelihood (categorical, Bernoulli or Gaussian) and its ``log_prob``, ``mean`` and
+    ``sample`` are the plain decoder's; only the input is longer by $C$.
+
+    Args:
+        config: a :class:`VAEConfig`.
+        num_classes: the number of labels $C$.
+
+    Book: *The conditional VAE*.
+    """
+
+    def __init__(self, config: VAEConfig, num_classes: int) -> None:
+        super().__init__()
+        self.config, self.num_classes = config, num_classes
+        self.decoder = Decoder(dataclasses.replace(config, z_dim=config.z_dim + num_classes))
+
+    def _input(self, z: Tensor, y: Tensor) -> Tensor:
+        _check_z(z, self.config.z_dim, next(self.parameters()).dtype)
+        check_labels("y", y, self.num_classes)
+        if z.dim() < 2 or z.shape[-2] != y.shape[0]:
+            raise ValueError(f"z must have shape (..., B, z_dim) with B = len(y) = {y.shape[0]}, got {tuple(z.shape)}")
+        code = one_hot(y, self.num_classes, z.dtype).expand(*z.shape[:-1], self.num_classes)  # (..., B, C)
+        return torch.cat([z, code], dim=-1)  # (..., B, z_dim + C)
+
+    def forward(self, z: Tensor, y: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        """The parameters of $p(x|z,y)$ (see :meth:`vae_edu.models.Decoder.forward`), for ``z`` ``(..., B, z_dim)``, ``y`` ``(B,)``."""
+        return self.decoder(self._input(z, y))
+
+    def log_prob(self, x: Tensor, z: Tensor, y: Tensor) -> Tensor:
+        r"""$\log p(x|z,y)$, summed over the pixels: shape ``(K, B)`` for ``z`` ``(K, B, z_dim)`` (or ``(B,)``)."""
+        return self.decoder.log_prob(x, self._input(z, y))
+
+    def mean(self, z: Tensor, y: Tensor) -> Tensor:
+        r"""The expected image $\mathbb E_{p(x|z,y)}[x]$, shape ``(..., B, x_dim)``."""
+        return self.decoder.mean(self._input(z, y))
+
+    def sample(self, z: Tensor, y: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        r"""Draw $x \sim p(x|z,y)$, shape ``(..., B, x_dim)``."""
+        return self.decoder.sample(self._input(z, y), generator)
+
+
+class LabelPrior(nn.Module):
+    r"""The prior $p(z|y)$: $\mathcal N(0, I)$ for every class, or a learned $\mathcal N(\mu_{p,y}, \operatorname{diag}\sigma_{p,y}^2)$ per class.
+
+    ``mu_p`` and ``log_var_p`` have shape ``(num_classes, z_dim)``; they are zero buffers for the
+    standard prior and parameters (initialised at zero, i.e. at $\mathcal N(0, I)$) when ``learned``.
+
+    Args:
+        z_dim: latent dimension $d$.
+        num_classes: the number of labels $C$.
+        learned: learn a Gaussian per class.
+
+    Book: *The conditional VAE*.
+    """
+
+    mu_p: Tensor
+    log_var_p: Tensor
+
+    def __init__(self, z_dim: int, num_classes: int, learned: bool = False) -> None:
+        super().__init__()
+        _check_num("z_dim", z_dim)
+        _check_num("num_classes", num_classes)
+        self.z_dim, self.num_classes, self.learned = z_dim, num_classes, bool(learned)
+        for name in ("mu_p", "log_var_p"):
+            value = torch.zeros(num_classes, z_dim)
+            if self.learned:
+                setattr(self, name, nn.Parameter(value))
+            else:
+                self.register_buffer(name, value)
+
+    def params(self, y: Tensor) -> tuple[Tensor, Tensor]:
+        """``(mu_p, log_var_p)`` of each label's prior, each of shape ``(B, z_dim)``."""
+        check_labels("y", y, self.num_classes)
+        return self.mu_p[y], self.log_var_p[y]
+
+    def log_prob(self, z: Tensor, y: Tensor) -> Tensor:
+        r"""$\log p(z|y)$ for ``z`` of shape ``(..., B, z_dim)`` and ``y`` of shape ``(B,)``: shape ``(..., B)``."""
+        _check_z(z, self.z_dim, self.mu_p.dtype)
+        mu_p, log_var_p = self.params(y)
+        if z.dim() < 2 or z.shape[-2] != y.shape[0]:
+            raise ValueError(f"z must have shape (..., B, z_dim) with B = len(y) = {y.shape[0]}, got {tuple(z.shape)}")
+        if not self.learned:
+            return log_standard_normal(z)
+        return log_normal_diag(z, mu_p, log_var_p)
+
+    def sample(self, y: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        r"""Draw one $z \sim p(z|y_b)$ per label, shape ``(B, z_dim)``."""
+        mu_p, log_var_p = self.params(y)
+        eps = torch.randn(mu_p.shape, dtype=mu_p.dtype, device=mu_p.device, generator=generator)
+        return reparameterize(mu_p, log_var_p, eps)
+
+    def kl(self, mu_q: Tensor, log_var_q: Tensor, y: Tensor) -> Tensor:
+        r"""$\mathrm{KL}\big(q(z|x,y)\,\|\,p(z|y)\big)$ in closed form (``kl_normal_normal``; ``kl_normal_std_normal`` for the standard prior).
+
+        Args:
+            mu_q, log_var_q: parameters of $q$, shape ``(B, z_dim)`` (or ``(B, z_dim, 1)`` for the
+                KL of each latent dimension, shape ``(B, z_dim)``).
+            y: labels, shape ``(B,)``.
+
+        Returns:
+            shape ``(B,)`` (or ``(B, z_dim)``).
+        """
+        if not self.learned:
+            check_labels("y", y, self.num_classes, mu_q.shape[0])
+            return kl_normal_std_normal(mu_q, log_var_q)
+        mu_p, log_var_p = self.params(y)
+        if mu_q.dim() == 3:  # per-dimension KL: (B, z_dim, 1)
+            mu_p, log_var_p = mu_p[..., None], log_var_p[..., None]
+        return kl_normal_normal(mu_q, log_var_q, mu_p, log_var_p)
+
+
+class CVAE(nn.Module):
+    r"""A conditional VAE: $q(z|x,y)$, $p(x|z,y)$ and $p(z|y)$, with the likelihoods of :class:`VAEConfig`.
+
+    Created in evaluation mode, like :class:`~vae_edu.models.VAE`. Every method takes the labels
+    ``y`` (int64, shape ``(B,)``, values in ``[0, num_classes)``) right after ``x``.
+
+    Args:
+        config: the hyper-parameters of the networks (default: the book's digits model).
+        num_classes: the number of labels $C$ (10 digits).
+        learned_prior: learn $p(z|y) = \mathcal N(\mu_{p,y}, \operatorname{diag}\sigma_{p,y}^2)$ instead of $\mathcal N(0, I)$.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> model = CVAE(VAEConfig(x_dim=4, z_dim=2, hidden=8, num_levels=3), num_classes=2)
+        >>> x, y = torch.tensor([[0.0, 1.0, 2.0, 1.0]]), torch.tensor([1])
+        >>> model.elbo(x, y, num_samples=10).shape
+        torch.Size([1])
+
+    Book: *The conditional VAE*.
+    """
+
+    def __init__(self, config: VAEConfig | None = None, *, num_classes: int = 10, learned_prior: bool = False) -> None:
+        super().__init__()
+        config = VAEConfig() if config is None else config
+        if not isinstance(config, VAEConfig):
+            raise TypeError(f"config must be a VAEConfig, got {type(config).__name__}")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+        if not isinstance(learned_prior, bool):
+            raise TypeError(f"learned_prior must be a bool, got {type(learned_prior).__name__}")
+        self.config, self.num_classes = config, num_classes
+        self.encoder = ConditionalEncoder(config, num_classes)
+        self.decoder = ConditionalDecoder(config, num_classes)
+        self.prior = LabelPrior(config.z_dim, num_classes, learned_prior)
+        self.eval()  # dropout (if any) only inside fit()
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the parameters (data must have it too)."""
+        return next(self.encoder.parameters()).dtype
+
+    def encode(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        r"""The parameters of $q(z|x,y)$, checking that ``x`` holds values the likelihood can score.
+
+        Returns:
+            ``(mu_q, log_var_q)``, each of shape ``(B, z_dim)``.
+        """
+        check_data("x", x, self.config, self.dtype)
+        return self.encoder(x, y)
+
+    def _sample_z(self, mu_q: Tensor, log_var_q: Tensor, num_samples: int, generator: torch.Generator | None) -> Tensor:
+        _check_num("num_samples", num_samples)
+        eps = torch.randn((num_samples, *mu_q.shape), dtype=mu_q.dtype, device=mu_q.device, generator=generator)
+        return reparameterize(mu_q, log_var_q, eps)  # (K, B, z_dim)
+
+    def elbo_terms(self, x: Tensor, y: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> ELBOTerms:
+        r"""$\mathbb E_{q(z|x,y)}[\log p(x|z,y)]$ (Monte Carlo, reparameterized) and $\mathrm{KL}\big(q(z_j|x,y)\,\|\,p(z_j|y)\big)$ per dimension (closed form).
+
+        Returns:
+            :class:`~vae_edu.models.ELBOTerms` with ``reconstruction`` ``(B,)`` and ``kl_per_dim`` ``(B, z_dim)``.
+        """
+        mu_q, log_var_q = self.encode(x, y)
+        z = self._sample_z(mu_q, log_var_q, num_samples, generator)  # (K, B, z_dim)
+        reconstruction = self.decoder.log_prob(x, z, y).mean(dim=0)  # (B,)
+        kl_per_dim = self.prior.kl(mu_q[..., None], log_var_q[..., None], y)  # (B, z_dim)
+        return ELBOTerms(reconstruction, kl_per_dim)
+
+    def elbo(
+        self, x: Tensor, y: Tensor, num_samples: int = 1, beta: float = 1.0, generator: torch.Generator | None = None
+    ) -> Tensor:
+        r"""The conditional ELBO per example, a lower bound on $\log p(x|y)$ (for $\beta = 1$).
+
+        $$\mathrm{ELBO}_\beta(x, y) = \mathbb E_{q(z|x,y)}\big[\log p(x|z,y)\big] - \beta\,\mathrm{KL}\big(q(z|x,y)\,\|\,p(z|y)\big)$$
+
+        Args:
+            x: data, shape ``(B, x_dim)``.
+            y: labels, shape ``(B,)``, int64.
+            num_samples: $K$, draws of $z$ per example.
+            beta: $\beta \ge 0$, the weight of the KL term.
+            generator: optional :class:`torch.Generator` for the noise.
+
+        Returns:
+            shape ``(B,)``, in nats.
+        """
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < math.inf:
+            raise ValueError(f"beta must be a finite float >= 0, got {beta!r}")
+        return self.elbo_terms(x, y, num_samples, generator).elbo(beta)
+
+    def log_importance_weights(self, x: Tensor, y: Tensor, num_samples: int, generator: torch.Generator | None = None) -> Tensor:
+        r"""$\log w_k = \log p(x|z_k,y) + \log p(z_k|y) - \log q(z_k|x,y)$, $z_k \sim q(z|x,y)$: shape ``(K, B)``.
+
+        $\log\frac1K\sum_k w_k$ is the IWAE bound on $\log p(x|y)$ (see :func:`vae_edu.estimators.log_likelihood`).
+        """
+        mu_q, log_var_q = self.encode(x, y)
+        z = self._sample_z(mu_q, log_var_q, num_samples, generator)  # (K, B, z_dim)
+        log_q = log_normal_diag(z, mu_q, log_var_q)  # (K, B)
+        return self.decoder.log_prob(x, z, y) + self.prior.log_prob(z, y) - log_q
+
+    def class_labels(self, n_per_class: int) -> Tensor:
+        """The labels ``0, ..., 0, 1, ..., C-1``, each ``n_per_class`` times: shape ``(C * n_per_class,)``, int64."""
+        _check_num("n_per_class", n_per_class)
+        return torch.arange(self.num_classes).repeat_interleave(n_per_class)
+
+    def sample(self, y: Tensor, generator: torch.Generator | None = None, *, expected: bool = False) -> Tensor:
+        r"""One image per label by ancestral sampling: $z \sim p(z|y)$, then $x \sim p(x|z,y)$ (or $\mathbb E[x|z,y]$ if ``expected``).
+
+        Args:
+            y: the requested labels, shape ``(B,)`` (e.g. ``model.class_labels(n)``).
+            generator: optional :class:`torch.Generator`.
+            expected: return the decoder's expected images instead of sampled pixels.
+
+        Returns:
+            shape ``(B, x_dim)``, in the data's units.
+        """
+        z = self.prior.sample(y, generator)  # (B, z_dim)
+        return self.decoder.mean(z, y) if expected else self.decoder.sample(z, y, generator)
+
+    def reconstruct(self, x: Tensor, y: Tensor) -> Tensor:
+        r"""The expected image $\mathbb E_{p(x|z,y)}[x]$ at $z = \mu_q(x, y)$, shape ``(B, x_dim)``."""
+        mu_q, _ = self.encode(x, y)
+        return self.decoder.mean(mu_q, y)
+
+    def transfer(self, x: Tensor, y_from: Tensor, y_to: Tensor) -> Tensor:
+        r"""Style transfer: encode $x$ with its label, decode the same $z = \mu_q(x, y_{\text{from}})$ with another.
+
+        $$\hat x = \mathbb E_{p(x|z, y_{\text{to}})}[x],\qquad z = \mu_q(x, y_{\text{from}})$$
+
+        Args:
+            x: data, shape ``(B, x_dim)``.
+            y_from: the labels of ``x``, shape ``(B,)``.
+            y_to: the labels to decode with, shape ``(B,)``.
+
+        Returns:
+            shape ``(B, x_dim)``, in the data's units.
+        """
+        check_labels("y_from", y_from, self.num_classes, x.shape[0] if isinstance(x, Tensor) and x.dim() else None)
+        check_labels("y_to", y_to, self.num_classes, y_from.shape[0])
+        mu_q, _ = self.encode(x, y_from)
+        return self.decoder.mean(mu_q, y_to)
