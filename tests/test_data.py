@@ -562,8 +562,8 @@ def test_log_prob_at_a_centre_and_far_away() -> None:
     ("kwargs", "error", "name"),
     [
         ({"n": 0}, ValueError, "n"),
-        ({"n": 2.5}, ValueError, "n"),
-        ({"n": True}, ValueError, "n"),
+        ({"n": 2.5}, TypeError, "n"),
+        ({"n": True}, TypeError, "n"),
         ({"kind": "square"}, ValueError, "kind"),
         ({"num_modes": 1}, ValueError, "num_modes"),
         ({"kind": "grid", "num_modes": 24}, ValueError, "num_modes"),

@@ -101,7 +101,7 @@ def test_grid_quadrature_refuses_exponential_grids() -> None:
         ({"log_p_x_given_z": lambda x, z: torch.zeros(3)}, ValueError, "log_p_x_given_z"),
         ({"x": [0.0] * X_DIM}, TypeError, "x"),
         ({"z_dim": 0}, ValueError, "z_dim"),
-        ({"z_dim": 1.0}, ValueError, "z_dim"),
+        ({"z_dim": 1.0}, TypeError, "z_dim"),
         ({"num_points": 1}, ValueError, "num_points"),
         ({"limit": 0.0}, ValueError, "limit"),
         ({"limit": float("inf")}, ValueError, "limit"),
@@ -283,12 +283,14 @@ def test_moments_bad_inputs(arg, kind, make, error) -> None:
             log_weight_moment_prior(model, args["x"])
 
 
-@pytest.mark.parametrize("order", [0, -1, 1.5, 2.0, True, None])
-def test_moments_bad_order(order) -> None:
+@pytest.mark.parametrize(
+    "order, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError), (2.0, TypeError), (True, TypeError), (None, TypeError)]
+)
+def test_moments_bad_order(order, error) -> None:
     model = _model()
-    with pytest.raises(ValueError, match="order"):
+    with pytest.raises(error, match="order"):
         log_weight_moment_prior(model, model.b, order)
-    with pytest.raises(ValueError, match="order"):
+    with pytest.raises(error, match="order"):
         log_weight_moment(model, model.b, torch.zeros(Z_DIM, dtype=F64), torch.eye(Z_DIM, dtype=F64), order)
 
 
@@ -356,9 +358,12 @@ def test_num_samples_for_relative_error(dtype) -> None:
     torch.testing.assert_close(torch.sqrt(rho / k), torch.full((2,), 0.05, dtype=F64), rtol=1e-12, atol=0)
 
 
-@pytest.mark.parametrize("rel_error", [0.0, -0.1, float("inf"), float("nan"), "0.1", True])
-def test_num_samples_bad_rel_error(rel_error) -> None:
-    with pytest.raises(ValueError, match="rel_error"):
+@pytest.mark.parametrize(
+    "rel_error, error",
+    [(0.0, ValueError), (-0.1, ValueError), (float("inf"), ValueError), (float("nan"), ValueError), ("0.1", TypeError), (True, TypeError)],
+)
+def test_num_samples_bad_rel_error(rel_error, error) -> None:
+    with pytest.raises(error, match="rel_error"):
         num_samples_for_relative_error(torch.tensor([1.0]), rel_error)
 
 

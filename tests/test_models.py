@@ -341,10 +341,10 @@ def test_vae_bad_x_is_named(likelihood: str, x: object, error: type, method: str
 def test_bad_arguments_are_named(gen) -> None:
     model = _model()
     x = _data("categorical", 2, gen)
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="num_samples"):
+    for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="num_samples"):
             model.elbo(x, num_samples=bad)  # type: ignore[arg-type]
-        with pytest.raises(ValueError, match=r"\bn\b"):
+        with pytest.raises(error, match=r"\bn\b"):
             model.sample(bad)  # type: ignore[arg-type]
     for bad_beta in (-0.5, float("nan"), "1"):
         with pytest.raises(ValueError, match="beta"):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import vae_edu
-from vae_edu.utils import check_batch, check_event_shapes, check_positive, check_tensor, setup
+from vae_edu.utils import check_batch, check_event_shapes, check_int, check_positive, check_positive_float, check_tensor, setup
 
 
 @pytest.fixture
@@ -203,3 +203,42 @@ def test_check_batch_returns_tuples() -> None:
 def test_check_batch_rejects_bad_data(data, error, match) -> None:
     with pytest.raises(error, match=match):
         check_batch("x", data)
+
+
+# --------------------------------------------------------------------------- check_int / check_positive_float
+@pytest.mark.parametrize("value", [1, 7, np.int64(3), np.int32(2)])
+def test_check_int_accepts_python_and_numpy_ints(value) -> None:
+    out = check_int("k", value)
+    assert out == int(value) and type(out) is int
+
+
+@pytest.mark.parametrize(
+    "value, minimum, error, message",
+    [
+        (0, 1, ValueError, r"k must be an int >= 1, got 0"),
+        (-3, -2, ValueError, r"k must be an int >= -2"),
+        (2.0, 1, TypeError, r"k must be an int, got float"),
+        (True, 0, TypeError, r"k must be an int, got bool"),
+        (np.bool_(True), 0, TypeError, r"k must be an int, got bool"),
+        ("3", 1, TypeError, r"k must be an int, got str"),
+        (None, 1, TypeError, r"k must be an int, got NoneType"),
+    ],
+)
+def test_check_int_rejects_and_names_the_argument(value, minimum, error, message) -> None:
+    with pytest.raises(error, match=message):
+        check_int("k", value, minimum)
+
+
+@pytest.mark.parametrize("value", [0.5, 3, np.float32(2.5), np.int64(4)])
+def test_check_positive_float_accepts_numbers(value) -> None:
+    out = check_positive_float("std", value)
+    assert out == float(value) and type(out) is float
+
+
+@pytest.mark.parametrize(
+    "value, error",
+    [(0.0, ValueError), (-1.0, ValueError), (float("inf"), ValueError), (float("nan"), ValueError), (True, TypeError), ("1", TypeError), (None, TypeError)],
+)
+def test_check_positive_float_rejects_and_names_the_argument(value, error) -> None:
+    with pytest.raises(error, match=r"\bstd\b"):
+        check_positive_float("std", value)

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from .distributions import log_normal_diag, log_standard_normal, reparameterize
-from .utils import check_batch, check_event_shapes, check_tensor
+from .utils import check_batch, check_event_shapes, check_int, check_tensor
 
 if TYPE_CHECKING:
     from .models.protocols import VariationalModel
@@ -226,12 +226,6 @@ def eval_mode(model: object) -> Iterator[None]:
             model.train()  # type: ignore[union-attr]
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 def iwae_bound(
     model: VariationalModel,
     x: Tensor | Sequence[Tensor],
@@ -259,7 +253,7 @@ def iwae_bound(
 
     Book: *Training a VAE on digits*.
     """
-    _check_positive_int("k", k)
+    check_int("k", k)
     batch = check_batch("x", x)
     log_w = model.log_importance_weights(*batch, num_samples=k, generator=generator)  # (k, B)
     return log_mean_exp(log_w, dim=0)
@@ -329,8 +323,8 @@ def log_likelihood(
 
     Book: *Training a VAE on digits*.
     """
-    _check_positive_int("num_samples", num_samples)
-    _check_positive_int("chunk_size", chunk_size)
+    check_int("num_samples", num_samples)
+    check_int("chunk_size", chunk_size)
     if return_stderr and num_samples < 2:
         raise ValueError(f"num_samples must be >= 2 for a standard error, got {num_samples}")
     batch = check_batch("x", x)

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from .distributions import log_normal_diag, log_standard_normal
 from .estimators import mc_mean
-from .utils import check_event_shapes, check_tensor
+from .utils import check_event_shapes, check_int, check_tensor
 
 __all__ = [
     "neighbour_label_agreement",
@@ -30,14 +30,6 @@ __all__ = [
     "aggregate_posterior_log_prob",
     "hole_fraction",
 ]
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def _check_points(name: str, value: object) -> Tensor:
@@ -74,7 +66,7 @@ def neighbour_label_agreement(features: Tensor, labels: Tensor, k: int = 5) -> T
         raise TypeError(f"labels must have an integer dtype, got {labels.dtype}")
     if labels.shape != features.shape[:1]:
         raise ValueError(f"labels must have shape (N,) = ({features.shape[0]},), got {tuple(labels.shape)}")
-    _check_int("k", k, 1)
+    check_int("k", k, 1)
     if k > features.shape[0] - 1:
         raise ValueError(f"k must be <= N - 1 = {features.shape[0] - 1}, got {k}")
     dist = torch.cdist(features, features)  # (N, N)
@@ -213,7 +205,7 @@ def traverse(model: torch.nn.Module, z: Tensor, dim: int, values: Tensor) -> Ten
         raise ValueError(f"values must have shape (V,), got {tuple(values.shape)}")
     if values.dtype != z.dtype:
         raise TypeError(f"values has dtype {values.dtype} but z has dtype {z.dtype}")
-    _check_int("dim", dim, 0)
+    check_int("dim", dim, 0)
     if dim >= z.shape[0]:
         raise ValueError(f"dim must be < z_dim = {z.shape[0]}, got {dim}")
     decoder = getattr(model, "decoder", None)
@@ -240,7 +232,7 @@ def prior_quantile_grid(n: int, *, dtype: torch.dtype = torch.float32) -> Tensor
 
     Book: *Is z meaningful? The latent space*.
     """
-    _check_int("n", n, 1)
+    check_int("n", n, 1)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
     probs = (torch.arange(n, dtype=torch.float64) + 0.5) / n
@@ -268,7 +260,7 @@ def aggregate_posterior_log_prob(z: Tensor, mu_q: Tensor, log_var_q: Tensor, *, 
     if log_var_q.shape != mu_q.shape:
         raise ValueError(f"log_var_q must have the shape of mu_q {tuple(mu_q.shape)}, got {tuple(log_var_q.shape)}")
     check_event_shapes(z=z[:1], mu_q=mu_q[:1], log_var_q=log_var_q[:1])
-    _check_int("chunk_size", chunk_size, 1)
+    check_int("chunk_size", chunk_size, 1)
     out = []
     for block in z.split(chunk_size):
         log_q = log_normal_diag(block[:, None, :], mu_q, log_var_q)  # (m, N)

@@ -21,15 +21,9 @@ from .distributions import LOG_2PI, log_normal_diag, log_standard_normal, repara
 from .estimators import elbo_monte_carlo
 from .kl import kl_normal_std_normal
 from .linear_gaussian import LinearGaussian
-from .utils import check_tensor
+from .utils import check_int, check_tensor
 
 __all__ = ["LinearVAE", "fit_exact_elbo", "fit_monte_carlo_elbo"]
-
-
-def _check_positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 def _check_generator(generator: object) -> None:
@@ -78,8 +72,8 @@ class LinearVAE(nn.Module):
         init_std: float = 0.1,
     ) -> None:
         super().__init__()
-        _check_positive_int("x_dim", x_dim)
-        _check_positive_int("z_dim", z_dim)
+        check_int("x_dim", x_dim)
+        check_int("z_dim", z_dim)
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
         _check_generator(generator)
@@ -216,7 +210,7 @@ class LinearVAE(nn.Module):
 
         Book: *The linear VAE is probabilistic PCA*; the estimator is derived in *The ELBO, derived and checked*.
         """
-        _check_positive_int("num_samples", num_samples, minimum=2)
+        check_int("num_samples", num_samples, minimum=2)
         _check_generator(generator)
         mu_q, log_var_q = self.encode(x)  # (..., z_dim)
         eps = torch.randn((num_samples, *mu_q.shape), dtype=self.dtype, device=mu_q.device, generator=generator)
@@ -265,9 +259,9 @@ def fit_exact_elbo(
     Book: *The linear VAE is probabilistic PCA*.
     """
     _check_data(model, x)
-    _check_positive_int("num_iterations", num_iterations)
-    _check_positive_int("record_every", record_every)
-    _check_positive_int("history_size", history_size)
+    check_int("num_iterations", num_iterations)
+    check_int("record_every", record_every)
+    check_int("history_size", history_size)
 
     optimizer = torch.optim.LBFGS(model.parameters(), lr=1.0, history_size=history_size, line_search_fn="strong_wolfe")
 
@@ -319,8 +313,8 @@ def fit_monte_carlo_elbo(
     Book: *The linear VAE is probabilistic PCA*.
     """
     _check_data(model, x)
-    _check_positive_int("num_samples", num_samples, minimum=2)
-    _check_positive_int("num_steps", num_steps)
+    check_int("num_samples", num_samples, minimum=2)
+    check_int("num_steps", num_steps)
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
     _check_generator(generator)

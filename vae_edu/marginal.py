@@ -23,7 +23,7 @@ from torch import Tensor
 
 from .distributions import LOG_2PI, log_normal_full, log_standard_normal
 from .linear_gaussian import LinearGaussian
-from .utils import check_event_shapes, check_tensor, cholesky_checked
+from .utils import check_event_shapes, check_int, check_positive_float, check_tensor, cholesky_checked
 
 __all__ = [
     "log_marginal_grid",
@@ -41,18 +41,6 @@ LogLikelihood = Callable[[Tensor, Tensor], Tensor]
 
 #: The largest grid :func:`log_marginal_grid` builds (``num_points ** z_dim`` nodes).
 MAX_GRID_NODES = 2_000_000
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_positive_number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 def _check_callable(log_p_x_given_z: object) -> None:
@@ -128,9 +116,9 @@ def log_marginal_grid(
     """
     _check_callable(log_p_x_given_z)
     check_tensor("x", x, min_dim=1)
-    _check_int("z_dim", z_dim, 1)
-    _check_int("num_points", num_points, 2)
-    _check_positive_number("limit", limit)
+    check_int("z_dim", z_dim, 1)
+    check_int("num_points", num_points, 2)
+    check_positive_float("limit", limit)
     if num_points**z_dim > MAX_GRID_NODES:
         raise ValueError(
             f"a grid of num_points={num_points} per axis in z_dim={z_dim} dimensions has "
@@ -189,7 +177,7 @@ def log_importance_weights(
     check_tensor("cov_q", cov_q, min_dim=2)
     z_dim = cov_q.shape[-1]
     chol_q = _check_gaussian_q(z_dim, mu_q, cov_q, x.dtype)
-    _check_int("num_samples", num_samples, 1)
+    check_int("num_samples", num_samples, 1)
     batch = _batch_shape({"x": x.shape[:-1], "mu_q": mu_q.shape[:-1], "cov_q": cov_q.shape[:-2]})
     eps = torch.randn((num_samples, *batch, z_dim), dtype=x.dtype, device=x.device, generator=generator)
     z = mu_q + (chol_q @ eps.unsqueeze(-1)).squeeze(-1)  # z = mu_q + L eps, (K, ..., d)
@@ -223,7 +211,7 @@ def log_weight_moment_prior(model: LinearGaussian, x: Tensor, order: int = 2) ->
     _check_model(model)
     check_tensor("x", x, min_dim=1)
     check_event_shapes(x=x, b=model.b)
-    _check_int("order", order, 1)
+    check_int("order", order, 1)
     sigma2 = model.sigma2.double()
     sharper = LinearGaussian(model.W.double(), model.b.double(), sigma2 / order)  # p_{sigma^2/n}
     x_dim = model.x_dim
@@ -262,7 +250,7 @@ def log_weight_moment(model: LinearGaussian, x: Tensor, mu_q: Tensor, cov_q: Ten
     check_tensor("x", x, min_dim=1)
     check_event_shapes(x=x, b=model.b)
     _check_gaussian_q(model.z_dim, mu_q, cov_q, model.dtype)
-    _check_int("order", order, 1)
+    check_int("order", order, 1)
     batch = _batch_shape({"x": x.shape[:-1], "mu_q": mu_q.shape[:-1], "cov_q": cov_q.shape[:-2]})
     d = model.z_dim
     model64 = LinearGaussian(model.W.double(), model.b.double(), model.sigma2.double())
@@ -342,4 +330,4 @@ def num_samples_for_relative_error(log_relative_variance: Tensor, rel_error: flo
     Book: *Latent-variable models and the intractable marginal*.
     """
     _check_log("log_relative_variance", log_relative_variance, posinf=True, neginf=True)
-    return torch.exp(log_relative_variance - 2.0 * math.log(_check_positive_number("rel_error", rel_error)))
+    return torch.exp(log_relative_variance - 2.0 * math.log(check_positive_float("rel_error", rel_error)))

@@ -24,7 +24,7 @@ from .distributions import log_normal_diag, log_normal_full, log_standard_normal
 from .estimators import mc_mean
 from .marginal import log_marginal_grid
 from .models.iaf import IAFFlow
-from .utils import check_tensor
+from .utils import check_int, check_tensor
 
 __all__ = [
     "log_banana",
@@ -43,12 +43,6 @@ def _check_finite_positive(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 def log_banana(
@@ -124,13 +118,13 @@ class DiagonalGaussianQ(nn.Module):
 
     def __init__(self, z_dim: int = 2) -> None:
         super().__init__()
-        _check_int("z_dim", z_dim, 1)
+        check_int("z_dim", z_dim, 1)
         self.mu = nn.Parameter(torch.zeros(z_dim))
         self.log_var = nn.Parameter(torch.zeros(z_dim))
 
     def sample(self, num_samples: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         r"""Draw $z = \mu + \sigma\odot\varepsilon$ and return $(z, \log q(z))$ of shapes ``(N, d)``, ``(N,)``."""
-        _check_int("num_samples", num_samples, 1)
+        check_int("num_samples", num_samples, 1)
         eps = torch.randn((num_samples, *self.mu.shape), dtype=self.mu.dtype, generator=generator)
         z = reparameterize(self.mu, self.log_var, eps)  # (N, d)
         return z, log_normal_diag(z, self.mu, self.log_var)
@@ -147,7 +141,7 @@ class FullCovarianceGaussianQ(nn.Module):
 
     def __init__(self, z_dim: int = 2) -> None:
         super().__init__()
-        _check_int("z_dim", z_dim, 1)
+        check_int("z_dim", z_dim, 1)
         self.mu = nn.Parameter(torch.zeros(z_dim))
         self.raw_scale_tril = nn.Parameter(torch.zeros(z_dim, z_dim))
 
@@ -165,7 +159,7 @@ class FullCovarianceGaussianQ(nn.Module):
 
     def sample(self, num_samples: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         r"""Draw $z = \mu + L\varepsilon$ and return $(z, \log q(z))$ of shapes ``(N, d)``, ``(N,)``."""
-        _check_int("num_samples", num_samples, 1)
+        check_int("num_samples", num_samples, 1)
         eps = torch.randn((num_samples, *self.mu.shape), dtype=self.mu.dtype, generator=generator)
         z = self.mu + eps @ self.scale_tril.T  # (N, d)
         return z, log_normal_full(z, self.mu, self.cov)
@@ -218,7 +212,7 @@ def reverse_kl(
     Book: *Inverse autoregressive flow*.
     """
     _check_q(q)
-    _check_int("num_samples", num_samples, 2)
+    check_int("num_samples", num_samples, 2)
     with torch.no_grad():
         z, log_q = q.sample(num_samples, generator)  # (N, d), (N,)
         estimate, stderr = mc_mean(log_q - log_density(z))
@@ -246,8 +240,8 @@ def fit_reverse_kl(
     Book: *Inverse autoregressive flow*.
     """
     _check_q(q)
-    _check_int("steps", steps, 1)
-    _check_int("num_samples", num_samples, 1)
+    check_int("steps", steps, 1)
+    check_int("num_samples", num_samples, 1)
     _check_finite_positive("lr", lr)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(q.parameters(), lr=lr)

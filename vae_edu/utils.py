@@ -14,7 +14,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["setup", "check_tensor", "check_event_shapes", "check_positive", "cholesky_checked", "check_batch"]
+__all__ = [
+    "setup",
+    "check_tensor",
+    "check_event_shapes",
+    "check_positive",
+    "cholesky_checked",
+    "check_batch",
+    "check_int",
+    "check_positive_float",
+]
 
 
 def setup(seed: int = 0, threads: int = 1) -> None:
@@ -170,3 +179,42 @@ def check_batch(name: str, data: Tensor | Sequence[Tensor]) -> tuple[Tensor, ...
     if batch[0].shape[0] == 0:
         raise ValueError(f"{name} is empty")
     return batch
+
+
+def check_int(name: str, value: object, minimum: int = 1) -> int:
+    """Check that ``value`` is an integer (Python or NumPy, not ``bool``) of at least ``minimum``.
+
+    Args:
+        name: the argument's name, used in the error message.
+        value: the object to check.
+        minimum: the smallest value accepted.
+
+    Returns:
+        ``value`` as a Python ``int``.
+
+    Raises:
+        TypeError: if ``value`` is not an integer (a float such as ``2.0`` is refused too).
+        ValueError: if it is below ``minimum``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_positive_float(name: str, value: object) -> float:
+    """Check that ``value`` is a finite real number > 0 (Python or NumPy, not ``bool``).
+
+    Returns:
+        ``value`` as a Python ``float``.
+
+    Raises:
+        TypeError: if ``value`` is not a real number.
+        ValueError: if it is not finite or not > 0.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from ._common import _check_float_dtype
+from ..utils import check_int, check_positive_float
 
 __all__ = ["TopicSplit", "TopicCorpus", "make_topic_corpus"]
 
@@ -65,20 +66,6 @@ class TopicCorpus:
     eta: float
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_positive_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
 def make_topic_corpus(
     num_docs: tuple[int, int, int] = (2000, 500, 500),
     *,
@@ -114,17 +101,17 @@ def make_topic_corpus(
     """
     if not isinstance(num_docs, (tuple, list)) or len(num_docs) != 3:
         raise ValueError(f"num_docs must be a (train, val, test) tuple of 3 ints, got {num_docs!r}")
-    sizes = [_check_int("num_docs", n, 1) for n in num_docs]
-    num_topics = _check_int("num_topics", num_topics, 2)
-    vocab_size = _check_int("vocab_size", vocab_size, 2)
-    alpha = _check_positive_float("alpha", alpha)
-    eta = _check_positive_float("eta", eta)
+    sizes = [check_int("num_docs", n, 1) for n in num_docs]
+    num_topics = check_int("num_topics", num_topics, 2)
+    vocab_size = check_int("vocab_size", vocab_size, 2)
+    alpha = check_positive_float("alpha", alpha)
+    eta = check_positive_float("eta", eta)
     if not isinstance(doc_length, (tuple, list)) or len(doc_length) != 2:
         raise ValueError(f"doc_length must be a (min, max) tuple, got {doc_length!r}")
-    n_min, n_max = (_check_int("doc_length", n, 1) for n in doc_length)
+    n_min, n_max = (check_int("doc_length", n, 1) for n in doc_length)
     if n_min > n_max:
         raise ValueError(f"doc_length must have min <= max, got {doc_length!r}")
-    seed = _check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0)
     _check_float_dtype(dtype)
 
     rng = np.random.default_rng(seed)

@@ -9,12 +9,11 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from ..distributions import log_normal_diag
-from ..utils import check_tensor
+from ..utils import check_int, check_positive_float, check_tensor
 from ._common import _check_float_dtype
 
 __all__ = ["GaussianMixture2D", "gaussian_mixture_2d_centres", "make_gaussian_mixture_2d", "gaussian_mixture_2d_log_prob", "assign_modes"]
@@ -42,18 +41,6 @@ class GaussianMixture2D:
         return int(self.x.shape[0])
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_positive_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
-
-
 def gaussian_mixture_2d_centres(
     kind: Kind = "ring", num_modes: int | None = None, scale: float = 2.0, *, dtype: torch.dtype = torch.float32
 ) -> Tensor:
@@ -75,13 +62,13 @@ def gaussian_mixture_2d_centres(
     Book: *VAE vs GAN on the same data*.
     """
     _check_float_dtype(dtype)
-    scale = _check_positive_float("scale", scale)
+    scale = check_positive_float("scale", scale)
     if kind == "ring":
-        num = _check_int("num_modes", 8 if num_modes is None else num_modes, 2)
+        num = check_int("num_modes", 8 if num_modes is None else num_modes, 2)
         angle = 2 * math.pi * torch.arange(num, dtype=torch.float64) / num  # (K,)
         centres = scale * torch.stack([torch.cos(angle), torch.sin(angle)], dim=-1)  # (K, 2)
     elif kind == "grid":
-        num = _check_int("num_modes", 25 if num_modes is None else num_modes, 4)
+        num = check_int("num_modes", 25 if num_modes is None else num_modes, 4)
         side = math.isqrt(num)
         if side * side != num:
             raise ValueError(f"num_modes must be a square number (side × side) for kind='grid', got {num}")
@@ -131,8 +118,8 @@ def make_gaussian_mixture_2d(
 
     Book: *VAE vs GAN on the same data*.
     """
-    n = _check_int("n", n, 1)
-    std = _check_positive_float("std", std)
+    n = check_int("n", n, 1)
+    std = check_positive_float("std", std)
     _check_float_dtype(dtype)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
@@ -179,7 +166,7 @@ def gaussian_mixture_2d_log_prob(x: Tensor, centres: Tensor, std: float) -> Tens
     Book: *VAE vs GAN on the same data*.
     """
     _check_points_and_centres(x, centres, batched=True)
-    std = _check_positive_float("std", std)
+    std = check_positive_float("std", std)
     log_var = torch.full((2,), 2 * math.log(std), dtype=x.dtype)  # (2,)
     log_components = log_normal_diag(x.unsqueeze(-2), centres, log_var)  # (..., K)
     return torch.logsumexp(log_components, dim=-1) - math.log(centres.shape[0])
@@ -205,7 +192,7 @@ def assign_modes(x: Tensor, centres: Tensor, std: float, *, num_std: float = 3.0
     Book: *VAE vs GAN on the same data*.
     """
     _check_points_and_centres(x, centres, batched=False)
-    std = _check_positive_float("std", std)
-    num_std = _check_positive_float("num_std", num_std)
+    std = check_positive_float("std", std)
+    num_std = check_positive_float("num_std", num_std)
     distance, nearest = torch.cdist(x, centres).min(dim=-1)  # (n,), (n,)
     return torch.where(distance <= num_std * std, nearest, torch.full_like(nearest, -1))

@@ -17,8 +17,9 @@ import torch
 from torch import Tensor, nn
 
 from ..distributions import _log_categorical
+from ..utils import check_int
 from .config import VAEConfig
-from .layers import _check_num, _check_z, _model_dtype, check_data
+from .layers import _check_z, _model_dtype, check_data
 from .made import MADE
 from .vae import VAE
 
@@ -143,7 +144,7 @@ class AutoregressiveDecoder(nn.Module):
         Returns:
             shape ``(..., x_dim)``.
         """
-        _check_num("num_samples", num_samples)
+        check_int("num_samples", num_samples)
         _check_z(z, self.config.z_dim, _model_dtype(self))
         draws = self.sample(z.expand(num_samples, *z.shape), generator)  # (S, ..., D)
         return draws.mean(dim=0)

@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from ..utils import check_int
+
 __all__ = ["VAEConfig", "Likelihood", "Activation", "LIKELIHOODS", "ACTIVATIONS"]
 
 Likelihood = Literal["categorical", "bernoulli", "gaussian"]
@@ -18,13 +20,6 @@ Activation = Literal["leaky_relu", "relu", "elu", "gelu", "silu", "tanh", "softp
 LIKELIHOODS: tuple[str, ...] = ("categorical", "bernoulli", "gaussian")
 #: The hidden-layer activations :class:`VAEConfig` accepts.
 ACTIVATIONS: tuple[str, ...] = ("leaky_relu", "relu", "elu", "gelu", "silu", "tanh", "softplus")
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
 @dataclass
@@ -71,11 +66,11 @@ class VAEConfig:
     decoder_dropout: float = 0.1
 
     def __post_init__(self) -> None:
-        _check_int("x_dim", self.x_dim, 1)
-        _check_int("z_dim", self.z_dim, 1)
-        _check_int("hidden", self.hidden, 1)
-        _check_int("num_hidden_layers", self.num_hidden_layers, 1)
-        _check_int("num_levels", self.num_levels, 2)
+        check_int("x_dim", self.x_dim, 1)
+        check_int("z_dim", self.z_dim, 1)
+        check_int("hidden", self.hidden, 1)
+        check_int("num_hidden_layers", self.num_hidden_layers, 1)
+        check_int("num_levels", self.num_levels, 2)
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
         if self.activation not in ACTIVATIONS:

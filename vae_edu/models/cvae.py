@@ -22,8 +22,9 @@ from torch import Tensor, nn
 
 from ..distributions import log_normal_diag, log_standard_normal, reparameterize
 from ..kl import kl_normal_normal, kl_normal_std_normal
+from ..utils import check_int
 from .config import VAEConfig
-from .layers import Decoder, _check_num, _check_z, check_data, mlp
+from .layers import Decoder, _check_z, check_data, mlp
 from .vae import ELBOTerms
 
 __all__ = ["check_labels", "one_hot", "ConditionalEncoder", "ConditionalDecoder", "LabelPrior", "CVAE"]
@@ -138,8 +139,8 @@ class LabelPrior(nn.Module):
 
     def __init__(self, z_dim: int, num_classes: int, learned: bool = False) -> None:
         super().__init__()
-        _check_num("z_dim", z_dim)
-        _check_num("num_classes", num_classes)
+        check_int("z_dim", z_dim)
+        check_int("num_classes", num_classes)
         self.z_dim, self.num_classes, self.learned = z_dim, num_classes, bool(learned)
         for name in ("mu_p", "log_var_p"):
             value = torch.zeros(num_classes, z_dim)
@@ -241,7 +242,7 @@ class CVAE(nn.Module):
         return self.encoder(x, y)
 
     def _sample_z(self, mu_q: Tensor, log_var_q: Tensor, num_samples: int, generator: torch.Generator | None) -> Tensor:
-        _check_num("num_samples", num_samples)
+        check_int("num_samples", num_samples)
         eps = torch.randn((num_samples, *mu_q.shape), dtype=mu_q.dtype, device=mu_q.device, generator=generator)
         return reparameterize(mu_q, log_var_q, eps)  # (K, B, z_dim)
 
@@ -290,7 +291,7 @@ class CVAE(nn.Module):
 
     def class_labels(self, n_per_class: int) -> Tensor:
         """The labels ``0, ..., 0, 1, ..., C-1``, each ``n_per_class`` times: shape ``(C * n_per_class,)``, int64."""
-        _check_num("n_per_class", n_per_class)
+        check_int("n_per_class", n_per_class)
         return torch.arange(self.num_classes).repeat_interleave(n_per_class)
 
     def sample(self, y: Tensor, generator: torch.Generator | None = None, *, expected: bool = False) -> Tensor:

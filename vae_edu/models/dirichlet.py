@@ -33,8 +33,8 @@ from torch import Tensor, nn
 from ..dirichlet import _log_multinomial, dirichlet_to_logistic_normal, log_dirichlet, rsample_dirichlet
 from ..distributions import log_normal_diag, reparameterize
 from ..kl import kl_dirichlet, kl_normal_normal
-from ..utils import check_tensor
-from .layers import _check_num, mlp
+from ..utils import check_int, check_tensor
+from .layers import mlp
 
 __all__ = ["DirichletVAEConfig", "DirichletEncoder", "DirichletVAE", "LATENTS"]
 
@@ -43,13 +43,6 @@ Latent = Literal["dirichlet", "laplace", "gaussian"]
 LATENTS: tuple[str, ...] = ("dirichlet", "laplace", "gaussian")
 #: Smallest concentration the Dirichlet encoder outputs ($\alpha_q = \operatorname{softplus}(h) + $ this).
 ALPHA_MIN = 1e-2
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
 @dataclass
@@ -81,10 +74,10 @@ class DirichletVAEConfig:
     def __post_init__(self) -> None:
         from .config import ACTIVATIONS
 
-        _check_int("x_dim", self.x_dim, 2)
-        _check_int("num_topics", self.num_topics, 2)
-        _check_int("hidden", self.hidden, 1)
-        _check_int("num_hidden_layers", self.num_hidden_layers, 1)
+        check_int("x_dim", self.x_dim, 2)
+        check_int("num_topics", self.num_topics, 2)
+        check_int("hidden", self.hidden, 1)
+        check_int("num_hidden_layers", self.num_hidden_layers, 1)
         if isinstance(self.alpha_p, bool) or not isinstance(self.alpha_p, (int, float)) or not 0 < self.alpha_p < math.inf:
             raise ValueError(f"alpha_p must be a finite number > 0, got {self.alpha_p!r}")
         if self.latent not in LATENTS:
@@ -197,7 +190,7 @@ class DirichletVAE(nn.Module):
 
     def _sample(self, params: tuple[Tensor, ...], num_samples: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         """``(theta, z)``: theta ``(S, B, K)``; z the Gaussian sample (logistic normal) or theta itself."""
-        _check_num("num_samples", num_samples)
+        check_int("num_samples", num_samples)
         if self.config.latent == "dirichlet":
             theta = rsample_dirichlet(params[0], num_samples, generator)  # (S, B, K)
             return theta, theta

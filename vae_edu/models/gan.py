@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..utils import check_tensor
+from ..utils import check_int, check_tensor
 from .config import ACTIVATIONS
-from .layers import _check_num, _check_z, _model_dtype, mlp
+from .layers import _check_z, _model_dtype, mlp
 
 __all__ = [
     "GANConfig",
@@ -43,13 +43,6 @@ __all__ = [
 ]
 
 Output = Literal["sigmoid", "linear"]
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
 @dataclass
@@ -79,10 +72,10 @@ class GANConfig:
     activation: str = "leaky_relu"
 
     def __post_init__(self) -> None:
-        _check_int("x_dim", self.x_dim, 1)
-        _check_int("z_dim", self.z_dim, 1)
-        _check_int("hidden", self.hidden, 1)
-        _check_int("num_hidden_layers", self.num_hidden_layers, 1)
+        check_int("x_dim", self.x_dim, 1)
+        check_int("z_dim", self.z_dim, 1)
+        check_int("hidden", self.hidden, 1)
+        check_int("num_hidden_layers", self.num_hidden_layers, 1)
         if self.output not in ("sigmoid", "linear"):
             raise ValueError(f"output must be 'sigmoid' or 'linear', got {self.output!r}")
         if self.activation not in ACTIVATIONS:
@@ -203,7 +196,7 @@ class GAN(nn.Module):
 
     def sample_z(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         r"""Noise $z \sim \mathcal N(0, I)$, shape ``(n, z_dim)``, in the model's dtype."""
-        _check_num("n", n)
+        check_int("n", n)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         return torch.randn(n, self.config.z_dim, dtype=self.dtype, generator=generator)

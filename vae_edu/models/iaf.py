@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..distributions import log_normal_diag, reparameterize
-from ..utils import check_tensor
-from .made import MADE, _check_hidden_sizes, _check_int
+from ..utils import check_int, check_tensor
+from .made import MADE, _check_hidden_sizes
 
 __all__ = ["IAFStep", "IAFFlow"]
 
@@ -65,7 +65,7 @@ class IAFStep(nn.Module):
         activation: str = "elu",
     ) -> None:
         super().__init__()
-        _check_int("z_dim", z_dim, 1)
+        check_int("z_dim", z_dim, 1)
         if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)) or not abs(forget_bias) < float("inf"):
             raise ValueError(f"forget_bias must be a finite float, got {forget_bias!r}")
         self.z_dim, self.forget_bias = z_dim, float(forget_bias)
@@ -147,9 +147,9 @@ class IAFFlow(nn.Module):
         activation: str = "elu",
     ) -> None:
         super().__init__()
-        _check_int("z_dim", z_dim, 1)
-        _check_int("num_steps", num_steps, 1)
-        _check_int("context_dim", context_dim, 0)
+        check_int("z_dim", z_dim, 1)
+        check_int("num_steps", num_steps, 1)
+        check_int("context_dim", context_dim, 0)
         sizes = _check_hidden_sizes(hidden_sizes)
         self.z_dim, self.context_dim = z_dim, context_dim
         forward_order = torch.arange(z_dim)

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..utils import check_int
 from .config import VAEConfig
 from .iaf import IAFFlow
-from .layers import Decoder, _check_num, check_data, mlp
-from .made import _check_int
+from .layers import Decoder, check_data, mlp
 from .prior import Prior
 
 __all__ = ["IAFEncoder", "IAFVAE"]
@@ -54,7 +54,7 @@ class IAFEncoder(nn.Module):
         super().__init__()
         if not isinstance(config, VAEConfig):
             raise TypeError(f"config must be a VAEConfig, got {type(config).__name__}")
-        _check_int("context_dim", context_dim, 1)
+        check_int("context_dim", context_dim, 1)
         self.config, self.context_dim = config, context_dim
         out_dim = 2 * config.z_dim + context_dim
         self.net = mlp(config.x_dim, config.hidden, config.num_hidden_layers, out_dim, config.activation)
@@ -90,7 +90,7 @@ class IAFEncoder(nn.Module):
         Returns:
             ``(z_T, log_q)`` of shapes ``(K, B, z_dim)`` and ``(K, B)``; differentiable.
         """
-        _check_num("num_samples", num_samples)
+        check_int("num_samples", num_samples)
         mu_q, log_var_q, h = self(x)
         return self.flow.sample(mu_q, log_var_q, num_samples, h, generator)
 

@@ -19,7 +19,7 @@ from ..distributions import (
     log_normal_diag,
     reparameterize,
 )
-from ..utils import check_tensor
+from ..utils import check_int, check_tensor
 from .config import VAEConfig
 
 __all__ = ["mlp", "Encoder", "Decoder", "check_data"]
@@ -101,12 +101,6 @@ def _check_z(z: object, z_dim: int, dtype: torch.dtype) -> Tensor:
     return z
 
 
-def _check_num(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 class Encoder(nn.Module):
     r"""The encoder $q(z|x) = \mathcal N\big(z;\ \mu_q(x), \operatorname{diag}\sigma_q^2(x)\big)$, an MLP with two heads.
 
@@ -148,7 +142,7 @@ class Encoder(nn.Module):
         Returns:
             $z$, shape ``(K, B, z_dim)``; differentiable in the encoder's parameters.
         """
-        _check_num("num_samples", num_samples)
+        check_int("num_samples", num_samples)
         mu_q, log_var_q = self(x)
         eps = torch.randn((num_samples, *mu_q.shape), dtype=mu_q.dtype, device=mu_q.device, generator=generator)
         return reparameterize(mu_q, log_var_q, eps)  # (K, B, z_dim)

@@ -30,19 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..utils import check_tensor
+from ..utils import check_int, check_tensor
 from .config import ACTIVATIONS
 from .layers import _ACTIVATIONS
 
 __all__ = ["MaskedLinear", "made_degrees", "made_masks", "MADE"]
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def _check_order(order: object, x_dim: int) -> Tensor:
@@ -84,7 +76,7 @@ def made_degrees(order: Sequence[int] | Tensor, hidden_sizes: Sequence[int]) -> 
     if not isinstance(order, Tensor) and not (isinstance(order, Sequence) and not isinstance(order, str)):
         raise TypeError(f"order must be a sequence of ints or an integer tensor, got {type(order).__name__}")
     x_dim = len(order)
-    _check_int("x_dim (the length of order)", x_dim, 1)
+    check_int("x_dim (the length of order)", x_dim, 1)
     order_t = _check_order(order, x_dim)
     sizes = _check_hidden_sizes(hidden_sizes)
     degrees_in = torch.empty(x_dim, dtype=torch.int64)
@@ -97,7 +89,7 @@ def _check_hidden_sizes(hidden_sizes: object) -> list[int]:
     if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes, Sequence):
         raise TypeError(f"hidden_sizes must be a sequence of ints, got {type(hidden_sizes).__name__}")
     for size in hidden_sizes:
-        _check_int("hidden_sizes (each entry)", size, 1)
+        check_int("hidden_sizes (each entry)", size, 1)
     return list(hidden_sizes)
 
 
@@ -121,7 +113,7 @@ def made_masks(degrees: Sequence[Tensor], num_params: int = 1) -> tuple[list[Ten
 
     Book: *Posterior collapse and the rate–distortion trade-off*.
     """
-    _check_int("num_params", num_params, 1)
+    check_int("num_params", num_params, 1)
     if not isinstance(degrees, Sequence) or not degrees or not all(isinstance(m, Tensor) for m in degrees):
         raise TypeError("degrees must be a non-empty list of integer tensors (from made_degrees)")
     degrees_in = degrees[0]
@@ -210,9 +202,9 @@ class MADE(nn.Module):
         direct: bool = False,
     ) -> None:
         super().__init__()
-        _check_int("x_dim", x_dim, 1)
-        _check_int("num_params", num_params, 1)
-        _check_int("context_dim", context_dim, 0)
+        check_int("x_dim", x_dim, 1)
+        check_int("num_params", num_params, 1)
+        check_int("context_dim", context_dim, 0)
         sizes = _check_hidden_sizes(hidden_sizes)
         if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")

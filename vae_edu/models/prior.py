@@ -10,7 +10,8 @@ from torch import Tensor, nn
 
 from ..distributions import log_standard_normal
 from ..kl import kl_normal_std_normal
-from .layers import _check_num, _check_z
+from ..utils import check_int
+from .layers import _check_z
 
 __all__ = ["Prior"]
 
@@ -32,7 +33,7 @@ class Prior(nn.Module):
 
     def __init__(self, z_dim: int) -> None:
         super().__init__()
-        _check_num("z_dim", z_dim)
+        check_int("z_dim", z_dim)
         self.z_dim = z_dim
         self.register_buffer("mu_p", torch.zeros(z_dim))
         self.register_buffer("log_var_p", torch.zeros(z_dim))
@@ -55,7 +56,7 @@ class Prior(nn.Module):
         Returns:
             shape ``(n, z_dim)``.
         """
-        _check_num("n", n)
+        check_int("n", n)
         return torch.randn((n, self.z_dim), dtype=self.mu_p.dtype, device=self.mu_p.device, generator=generator)
 
     def kl(self, mu_q: Tensor, log_var_q: Tensor) -> Tensor:

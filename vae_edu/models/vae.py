@@ -15,8 +15,9 @@ import torch
 from torch import Tensor, nn
 
 from ..distributions import log_normal_diag, reparameterize
+from ..utils import check_int
 from .config import VAEConfig
-from .layers import Decoder, Encoder, _check_num, check_data
+from .layers import Decoder, Encoder, check_data
 from .prior import Prior
 
 __all__ = ["VAE", "ELBOTerms"]
@@ -93,7 +94,7 @@ class VAE(nn.Module):
     def _sample_z(
         self, mu_q: Tensor, log_var_q: Tensor, num_samples: int, generator: torch.Generator | None
     ) -> Tensor:
-        _check_num("num_samples", num_samples)
+        check_int("num_samples", num_samples)
         eps = torch.randn((num_samples, *mu_q.shape), dtype=mu_q.dtype, device=mu_q.device, generator=generator)
         return reparameterize(mu_q, log_var_q, eps)  # (K, B, z_dim)
 
