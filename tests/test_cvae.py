@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 from torch import nn
-from torch.distributions import Categorical, Independent, MultivariateNormal, Normal, kl_divergence
+from torch.distributions import Categorical, Independent, MixtureSameFamily, MultivariateNormal, Normal, kl_divergence
 
 from vae_edu.conditional_linear import ConditionalLinearGaussian
 from vae_edu.estimators import iwae_bound, log_likelihood, mc_mean
@@ -116,8 +116,8 @@ def test_bad_x_is_named(likelihood: str, x: object, error: type, method: str) ->
 def test_bad_constructor_and_transfer_arguments_are_named(gen) -> None:
     with pytest.raises(TypeError, match="config"):
         CVAE({"z_dim": 2})  # type: ignore[arg-type]
-    for bad in (1, 0, 2.0, True):
-        with pytest.raises(ValueError, match="num_classes"):
+    for bad, error in ((1, ValueError), (0, ValueError), (2.0, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="num_classes"):
             CVAE(_config(), num_classes=bad)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="learned_prior"):
         CVAE(_config(), learned_prior=1)  # type: ignore[arg-type]
@@ -137,6 +137,11 @@ def test_bad_constructor_and_transfer_arguments_are_named(gen) -> None:
         model.prior.log_prob(torch.zeros(3, Z_DIM), y)
     with pytest.raises(ValueError, match="n_per_class"):
         model.class_labels(0)
+    learned = _model(learned_prior=True)
+    mu_q = torch.zeros(3, Z_DIM)
+    for prior in (model.prior, learned.prior):  # 3 posteriors, 2 labels: named, not broadcast
+        with pytest.raises(ValueError, match=r"\by\b"):
+            prior.kl(mu_q, mu_q, y)
 
 
 # ------------------------------------------------------------------------------ shapes
@@ -400,6 +405,66 @@ def test_linear_tilted_posterior_leaves_a_gap() -> None:
     formula = 0.5 * (torch.log(torch.diagonal(precision)).sum() - torch.logdet(precision))
     torch.testing.assert_close(gap, formula[None], rtol=1e-10, atol=1e-12)
     assert float(gap) > 1e-3
+
+
+def test_linear_samples_have_the_model_moments(dtype) -> None:
+    """model.sample draws z ~ N(m_y, I) and x ~ N(Wz + b_y, sigma2 I): per class, the means of z
+    and x are m_y and c_y = W m_y + b_y within 4 standard errors, and x - Wz - b_y has variance sigma2."""
+    model = _linear(dtype, orthogonal=False)
+    y = torch.tensor([0, 1, 2]).repeat(20_000)
+    x, z = model.sample(y, generator=torch.Generator().manual_seed(5), return_z=True)
+    x, z = x.double().view(20_000, 3, 5), z.double().view(20_000, 3, 2)
+    for value, target in ((z, model.m.double()), (x, model.offset(torch.arange(3)).double())):
+        mean, se = mc_mean(value)
+        assert bool(((mean - target).abs() <= 4 * se).all()), (mean, target)
+    residual = x - z @ model.W.double().T - model.b.double()  # the observation noise, (N, 3, x_dim)
+    var, se = mc_mean(residual**2)
+    assert bool(((var - 0.4).abs() <= 4 * se).all())
+
+
+def test_linear_unconditional_evidence_and_bayes_classifier(dtype) -> None:
+    """log p(x) = log sum_y p(y) p(x|y) against torch's mixture of Gaussians (uniform and a given
+    p(y)); p(y|x) against Bayes' rule with that independent p(x); and, on draws (x, y) from the
+    model, the average of p(y=c|x) equals the frequency of class c within 4 standard errors."""
+    model = _linear(dtype, orthogonal=False)
+    gen = torch.Generator().manual_seed(4)
+    W, s2 = model.W.double(), 0.4
+    cov_x = W @ W.T + s2 * torch.eye(5, dtype=F64)
+    offsets = model.offset(torch.arange(3)).double()  # (C, x_dim)
+    x = model.sample(torch.tensor([0, 1, 2, 2]), generator=gen)
+    for probs in (torch.full((3,), 1 / 3, dtype=F64), torch.tensor([0.2, 0.5, 0.3], dtype=F64)):
+        mixture = MixtureSameFamily(Categorical(probs=probs), MultivariateNormal(offsets, cov_x))
+        log_p_y = torch.log(probs).to(dtype)
+        ref = mixture.log_prob(x.double())  # (4,)
+        torch.testing.assert_close(model.log_p_x(x, log_p_y).double(), ref, **_tol(dtype))
+        posterior_y = model.log_p_y_given_x(x, log_p_y)
+        assert posterior_y.shape == (4, 3) and posterior_y.dtype == dtype
+        each = torch.stack([model.log_marginal(x, torch.full((4,), c)) for c in range(3)], -1).double()
+        torch.testing.assert_close(posterior_y.double(), torch.log(probs) + each - ref[:, None], **_tol(dtype))
+    torch.testing.assert_close(model.log_p_x(x), model.log_p_x(x, torch.full((3,), -math.log(3), dtype=dtype)), rtol=0, atol=0)
+    # calibration on draws from the model, with a non-uniform p(y)
+    probs = torch.tensor([0.2, 0.5, 0.3], dtype=F64)
+    y_many = torch.multinomial(probs, 20_000, replacement=True, generator=gen)
+    x_many = model.sample(y_many, generator=gen)
+    p_y_given_x = model.log_p_y_given_x(x_many, torch.log(probs).to(dtype)).double().exp()  # (N, C)
+    diff, se = mc_mean(one_hot(y_many, 3, F64) - p_y_given_x)  # (C,)
+    assert bool((diff.abs() <= 4 * se).all()), (diff, se)
+    assert float(p_y_given_x.max(-1).values.mean()) > 0.5  # an informative classifier, not p(y) itself
+
+
+def test_linear_class_prior_bad_inputs_are_named() -> None:
+    model = _linear()
+    x = torch.zeros(2, 5, dtype=F64)
+    with pytest.raises(ValueError, match="log_p_y"):
+        model.log_p_x(x, torch.zeros(3, dtype=F64))  # not normalised
+    with pytest.raises(ValueError, match="log_p_y"):
+        model.log_p_y_given_x(x, torch.full((2,), -math.log(2), dtype=F64))  # wrong number of classes
+    with pytest.raises(TypeError, match="log_p_y"):
+        model.log_p_x(x, torch.full((3,), -math.log(3)))  # float32 for a float64 model
+    with pytest.raises(TypeError, match=r"\bx\b"):
+        model.log_p_x([[0.0] * 5])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        model.log_p_y_given_x(torch.zeros(2, 4, dtype=F64))
 
 
 def test_linear_bad_inputs_are_named() -> None:

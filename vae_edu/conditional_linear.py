@@ -8,13 +8,16 @@ Given $y$, the shift $u = z - m_y \sim \mathcal N(0, I)$ turns it into the linea
 $p(x|y) = \mathcal N(x;\ c_y,\ WW^\top + \sigma^2 I)$, the posterior
 $p(z|x,y) = \mathcal N\big(m_y + M^{-1}W^\top(x - c_y),\ \sigma^2M^{-1}\big)$ with
 $M = W^\top W + \sigma^2 I$, the conditional ELBO of any diagonal Gaussian $q(z|x,y)$, and its gap
-$\mathrm{KL}\big(q(z|x,y)\,\|\,p(z|x,y)\big)$.
+$\mathrm{KL}\big(q(z|x,y)\,\|\,p(z|x,y)\big)$. With class probabilities $p(y)$ (uniform unless
+given), the unconditional $p(x) = \sum_y p(y)\,p(x|y)$ and the Bayes classifier $p(y|x)$ are exact too.
 
 Shapes: ``x`` is ``(B, x_dim)``, ``y`` is ``(B,)`` (int64), ``z`` is ``(..., B, z_dim)``.
 Book: *The conditional VAE*.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -88,7 +91,7 @@ class ConditionalLinearGaussian:
         check_labels("y", y, self.num_classes)
         x_u, u = self.base.sample(y.shape[0], generator=generator, return_z=True)  # u = z - m_y ~ N(0, I)
         z = u + self.m[y]  # (B, z_dim)
-        x = x_u + self.b[y]  # W u + noise + W m_y + b_y, (B, x_dim)
+        x = x_u + self.offset(y)  # W u + noise + (W m_y + b_y) = W z + b_y + noise, (B, x_dim)
         return (x, z) if return_z else x
 
     def log_p_z(self, z: Tensor, y: Tensor) -> Tensor:
@@ -105,6 +108,45 @@ class ConditionalLinearGaussian:
         r"""The exact conditional evidence $\log p(x|y) = \log\mathcal N(x;\ c_y,\ WW^\top + \sigma^2 I)$, shape ``(B,)``."""
         self._check(x, y)
         return self.base.log_marginal(x - self.offset(y))
+
+    def _log_p_y(self, log_p_y: Tensor | None) -> Tensor:
+        """The class log-probabilities, shape ``(C,)``: uniform if ``None``, else checked."""
+        if log_p_y is None:
+            return torch.full((self.num_classes,), -math.log(self.num_classes), dtype=self.W.dtype)
+        check_tensor("log_p_y", log_p_y, min_dim=1)
+        if log_p_y.shape != (self.num_classes,):
+            raise ValueError(f"log_p_y must have shape (num_classes,) = ({self.num_classes},), got {tuple(log_p_y.shape)}")
+        if log_p_y.dtype != self.W.dtype:
+            raise TypeError(f"log_p_y has dtype {log_p_y.dtype} but the model has dtype {self.W.dtype}")
+        total = float(torch.logsumexp(log_p_y, dim=0))
+        if abs(total) > 1e-5:
+            raise ValueError(f"log_p_y must be normalised (logsumexp(log_p_y) = 0), got logsumexp = {total:.3g}")
+        return log_p_y
+
+    def _log_marginal_each_class(self, x: Tensor) -> Tensor:
+        r"""$\log p(x|y=c)$ for every class $c$, shape ``(B, C)``."""
+        check_tensor("x", x, min_dim=2)  # log_marginal checks the rest
+        each = [self.log_marginal(x, torch.full((x.shape[0],), c)) for c in range(self.num_classes)]  # C x (B,)
+        return torch.stack(each, dim=-1)  # (B, C)
+
+    def log_p_x(self, x: Tensor, log_p_y: Tensor | None = None) -> Tensor:
+        r"""The unconditional evidence $\log p(x) = \log\sum_y p(y)\,p(x|y)$, a mixture of $C$ Gaussians. Shape ``(B,)``.
+
+        Args:
+            x: data, shape ``(B, x_dim)``.
+            log_p_y: $\log p(y)$, shape ``(num_classes,)``, normalised; ``None`` for the uniform $p(y) = 1/C$.
+        """
+        return torch.logsumexp(self._log_marginal_each_class(x) + self._log_p_y(log_p_y), dim=-1)
+
+    def log_p_y_given_x(self, x: Tensor, log_p_y: Tensor | None = None) -> Tensor:
+        r"""The Bayes classifier $\log p(y|x) = \log p(y) + \log p(x|y) - \log p(x)$ for every class, shape ``(B, num_classes)``.
+
+        Args:
+            x: data, shape ``(B, x_dim)``.
+            log_p_y: $\log p(y)$, shape ``(num_classes,)``, normalised; ``None`` for the uniform $p(y) = 1/C$.
+        """
+        joint = self._log_marginal_each_class(x) + self._log_p_y(log_p_y)  # log p(x, y=c), (B, C)
+        return joint - torch.logsumexp(joint, dim=-1, keepdim=True)
 
     def posterior(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         r"""The exact posterior $p(z|x,y) = \mathcal N\big(m_y + M^{-1}W^\top(x - c_y),\ \sigma^2M^{-1}\big)$.

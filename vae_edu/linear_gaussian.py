@@ -22,7 +22,7 @@ from torch import Tensor
 
 from .distributions import LOG_2PI, log_normal_diag, log_normal_full
 from .kl import kl_mvn, kl_normal_std_normal
-from .utils import check_event_shapes, check_positive, check_tensor
+from .utils import check_event_shapes, check_int, check_positive, check_tensor
 
 __all__ = ["LinearGaussian"]
 
@@ -134,8 +134,7 @@ class LinearGaussian:
         Returns:
             ``x`` of shape ``(n, x_dim)``, or ``(x, z)`` with ``z`` of shape ``(n, z_dim)``.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = check_int("n", n)
         z = torch.randn((n, self.z_dim), dtype=self.dtype, generator=generator)
         noise = torch.randn((n, self.x_dim), dtype=self.dtype, generator=generator)
         x = z @ self.W.T + self.b + torch.sqrt(self.sigma2) * noise  # (n, x_dim)

@@ -181,8 +181,8 @@ class LabelPrior(nn.Module):
         Returns:
             shape ``(B,)`` (or ``(B, z_dim)``).
         """
+        check_labels("y", y, self.num_classes, mu_q.shape[0])
         if not self.learned:
-            check_labels("y", y, self.num_classes, mu_q.shape[0])
             return kl_normal_std_normal(mu_q, log_var_q)
         mu_p, log_var_p = self.params(y)
         if mu_q.dim() == 3:  # per-dimension KL: (B, z_dim, 1)
@@ -217,8 +217,7 @@ class CVAE(nn.Module):
         config = VAEConfig() if config is None else config
         if not isinstance(config, VAEConfig):
             raise TypeError(f"config must be a VAEConfig, got {type(config).__name__}")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+        num_classes = check_int("num_classes", num_classes, minimum=2)
         if not isinstance(learned_prior, bool):
             raise TypeError(f"learned_prior must be a bool, got {type(learned_prior).__name__}")
         self.config, self.num_classes = config, num_classes
