@@ -204,6 +204,8 @@ def test_bad_inputs() -> None:
         IAFFlow(2.0, 1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="forget_bias"):
         IAFStep(2, (4,), forget_bias=float("nan"))
+    with pytest.raises(TypeError, match="forget_bias"):
+        IAFStep(2, (4,), forget_bias="2")  # type: ignore[arg-type]
     flow = IAFFlow(3, 1, (4,), context_dim=2)
     with pytest.raises(ValueError, match="context is required"):
         flow(torch.zeros(3))
@@ -215,5 +217,7 @@ def test_bad_inputs() -> None:
         flow.sample(torch.zeros(3), torch.zeros(2), 1, torch.zeros(2))
     with pytest.raises(ValueError, match="num_samples"):
         flow.sample(torch.zeros(3), torch.zeros(3), 0, torch.zeros(2))
+    with pytest.raises(TypeError, match="num_samples"):
+        flow.sample(torch.zeros(3), torch.zeros(3), 2.0, torch.zeros(2))  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="call the step"):
         IAFStep(2, (4,)).log_abs_det_jacobian()

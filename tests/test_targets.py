@@ -111,12 +111,22 @@ def test_bad_inputs() -> None:
         log_banana(torch.zeros(2), noise=-1.0)
     with pytest.raises(ValueError, match="angle"):
         log_banana(torch.zeros(2), angle=float("inf"))
+    with pytest.raises(TypeError, match="scale"):
+        log_banana(torch.zeros(2), scale="1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="curvature"):
+        log_banana(torch.zeros(2), curvature=None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="log_density"):
         log_normalizer_grid(3.0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="q must be"):
         reverse_kl("q", log_banana, 0.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="num_samples"):
         reverse_kl(DiagonalGaussianQ(), log_banana, 0.0, num_samples=1)
+    with pytest.raises(ValueError, match="log_normalizer"):
+        reverse_kl(DiagonalGaussianQ(), log_banana, float("nan"))
+    with pytest.raises(TypeError, match="log_normalizer"):
+        reverse_kl(DiagonalGaussianQ(), log_banana, "0.9")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="seed"):
+        fit_reverse_kl(DiagonalGaussianQ(), log_banana, seed=-1)
     with pytest.raises(ValueError, match="steps"):
         fit_reverse_kl(DiagonalGaussianQ(), log_banana, steps=0)
     with pytest.raises(ValueError, match="lr"):

@@ -24,7 +24,7 @@ from .distributions import log_normal_diag, log_normal_full, log_standard_normal
 from .estimators import mc_mean
 from .marginal import log_marginal_grid
 from .models.iaf import IAFFlow
-from .utils import check_int, check_tensor
+from .utils import check_int, check_positive_float, check_tensor
 
 __all__ = [
     "log_banana",
@@ -39,9 +39,13 @@ __all__ = [
 LogDensity = Callable[[Tensor], Tensor]
 
 
-def _check_finite_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+def _check_finite(name: str, value: object) -> float:
+    if isinstance(value, Tensor) and value.dim() == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -70,11 +74,8 @@ def log_banana(
     check_tensor("z", z, min_dim=1)
     if z.shape[-1] != 2:
         raise ValueError(f"z must have last dimension 2, got shape {tuple(z.shape)}")
-    a, c = _check_finite_positive("scale", scale), _check_finite_positive("noise", noise)
-    if isinstance(curvature, bool) or not isinstance(curvature, (int, float)) or not math.isfinite(curvature):
-        raise ValueError(f"curvature must be a finite number, got {curvature!r}")
-    if isinstance(angle, bool) or not isinstance(angle, (int, float)) or not math.isfinite(angle):
-        raise ValueError(f"angle must be a finite number, got {angle!r}")
+    a, c = check_positive_float("scale", scale), check_positive_float("noise", noise)
+    curvature, angle = _check_finite("curvature", curvature), _check_finite("angle", angle)
     cos, sin = math.cos(angle), math.sin(angle)
     u_1 = cos * z[..., 0] + sin * z[..., 1]  # u = R^T z
     u_2 = -sin * z[..., 0] + cos * z[..., 1]
@@ -202,7 +203,7 @@ def reverse_kl(
     Args:
         q: a family above (anything with ``sample(num_samples, generator) -> (z, log_q)``).
         log_density: $\log\tilde p$, shape ``(..., d)`` → ``(...)``.
-        log_normalizer: $\log Z$.
+        log_normalizer: $\log Z$, a finite number (or a 0-d tensor).
         num_samples: $N \ge 2$.
         generator: optional :class:`torch.Generator`.
 
@@ -212,11 +213,12 @@ def reverse_kl(
     Book: *Inverse autoregressive flow*.
     """
     _check_q(q)
+    log_normalizer = _check_finite("log_normalizer", log_normalizer)
     check_int("num_samples", num_samples, 2)
     with torch.no_grad():
         z, log_q = q.sample(num_samples, generator)  # (N, d), (N,)
         estimate, stderr = mc_mean(log_q - log_density(z))
-    return estimate + float(log_normalizer), stderr
+    return estimate + log_normalizer, stderr
 
 
 def fit_reverse_kl(
@@ -225,8 +227,9 @@ def fit_reverse_kl(
 ) -> list[float]:
     r"""Fit $q$ to $p \propto \tilde p$ by Adam on the reparameterised reverse KL, $\frac1N\sum_n[\log q(z_n) - \log\tilde p(z_n)]$.
 
-    This is the ELBO's KL term in isolation: minimising it is maximising $\mathbb E_q[\log\tilde p - \log q]$,
-    and its minimum over all $q$ is $-\log Z$.
+    The loss is $\mathrm{KL}(q\,\|\,p) - \log Z$, so its minimum over all $q$ is $-\log Z$. With
+    $\tilde p(z) = p(x, z)$ for one fixed $x$ it is $-\mathrm{ELBO}$, and $Z = p(x)$: fitting $q$ here is
+    what a VAE's encoder does for each $x$ (with the decoder held fixed).
 
     Args:
         q: a family above, trained in place.
@@ -242,7 +245,8 @@ def fit_reverse_kl(
     _check_q(q)
     check_int("steps", steps, 1)
     check_int("num_samples", num_samples, 1)
-    _check_finite_positive("lr", lr)
+    check_positive_float("lr", lr)
+    check_int("seed", seed, 0)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(q.parameters(), lr=lr)
     losses = []

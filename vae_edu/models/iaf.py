@@ -3,7 +3,7 @@ r"""Inverse autoregressive flow (IAF, Kingma et al., 2016): steps, a flow of $T$
 One IAF step maps $z_{t-1}$ to $z_t$ with a MADE (:class:`~vae_edu.models.made.MADE`) that
 reads $z_{t-1}$ in an autoregressive order and a context $h$ (the encoder's hidden state):
 
-$$[m_t, s_t] = \mathrm{MADE}_t(z_{t-1}, h),\qquad \sigma_t = \operatorname{sigmoid}(s_t),\qquad
+$$[m_t, s_t] = \mathrm{MADE}_t(z_{t-1}, h),\qquad \sigma_t = \operatorname{sigmoid}(s_t + b),\qquad
   z_t = \sigma_t \odot z_{t-1} + (1 - \sigma_t) \odot m_t .$$
 
 Output $d$ of the MADE depends only on the coordinates before $d$ in the order, so the
@@ -15,7 +15,8 @@ $$\log\left|\det \frac{\partial z_t}{\partial z_{t-1}}\right| = \sum_d \log \sig
   - \sum_{t=1}^T \sum_d \log \sigma_{t,d}.$$
 
 The gated form keeps $\sigma_t \in (0, 1)$ (a convex combination), which is the numerically
-stable version of $z_t = \mu_t + \sigma_t \odot z_{t-1}$ in the paper. The order is reversed
+stable version of $z_t = \mu_t + \sigma_t \odot z_{t-1}$ in the paper; the forget bias $b$ starts
+$\sigma_t$ close to 1. The order is reversed
 between steps, so every coordinate gets to depend on every other one.
 
 Book: *Inverse autoregressive flow*.
@@ -23,6 +24,7 @@ Book: *Inverse autoregressive flow*.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -66,8 +68,10 @@ class IAFStep(nn.Module):
     ) -> None:
         super().__init__()
         check_int("z_dim", z_dim, 1)
-        if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)) or not abs(forget_bias) < float("inf"):
-            raise ValueError(f"forget_bias must be a finite float, got {forget_bias!r}")
+        if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)):
+            raise TypeError(f"forget_bias must be a number, got {type(forget_bias).__name__} {forget_bias!r}")
+        if not math.isfinite(forget_bias):
+            raise ValueError(f"forget_bias must be a finite number, got {forget_bias!r}")
         self.z_dim, self.forget_bias = z_dim, float(forget_bias)
         self.made = MADE(
             z_dim, hidden_sizes, num_params=2, order=order, context_dim=context_dim, activation=activation,
@@ -203,8 +207,7 @@ class IAFFlow(nn.Module):
                 f"mu_0 and log_var_0 must both have shape (..., z_dim={self.z_dim}), got "
                 f"{tuple(mu_0.shape)} and {tuple(log_var_0.shape)}"
             )
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        check_int("num_samples", num_samples, 1)
         eps = torch.randn((num_samples, *mu_0.shape), dtype=mu_0.dtype, device=mu_0.device, generator=generator)
         z_0 = reparameterize(mu_0, log_var_0, eps)  # (K, B, z_dim)
         z_T, log_det = self(z_0, context)  # (K, B, z_dim), (K, B)

@@ -175,7 +175,10 @@ class IAFVAE(nn.Module):
             generator: optional :class:`torch.Generator`.
 
         Returns:
-            shape ``(B,)``, nats.
+            shape ``(B,)``, nats; an unbiased estimate of $\mathrm{KL}\big(q(z_T|x)\,\|\,p(z)\big)$ (single
+            draws can be negative).
+
+        Book: *Inverse autoregressive flow*.
         """
         _, log_p_z, log_q = self._terms(x, num_samples, generator)
         return (log_q - log_p_z).mean(dim=0)
@@ -201,8 +204,14 @@ class IAFVAE(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         r"""Draw $n$ images: $z \sim p(z)$, then $x \sim p(x|z)$ (the flow is part of $q$, not of the generative model).
 
+        Args:
+            n: number of images.
+            generator: optional :class:`torch.Generator` for $z$ and $x$.
+
         Returns:
             shape ``(n, x_dim)``.
+
+        Book: *Inverse autoregressive flow*.
         """
         return self.decoder.sample(self.prior.sample(n, generator), generator)
 
@@ -214,6 +223,8 @@ class IAFVAE(nn.Module):
 
         Returns:
             shape ``(B, x_dim)``.
+
+        Book: *Inverse autoregressive flow*.
         """
         mu_q, _, h = self.encoder(x)
         z_T, _ = self.encoder.flow(mu_q, h)
