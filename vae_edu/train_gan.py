@@ -21,6 +21,9 @@ __all__ = ["GANHistory", "fit_gan"]
 class GANHistory:
     r"""What :func:`fit_gan` did, epoch by epoch (each value averaged over the epoch's minibatches).
 
+    The discriminator's figures come from the last of its ``d_steps`` steps on each minibatch,
+    computed before that step's update.
+
     Attributes:
         d_loss: the discriminator's loss $-V(D, G)$ (:func:`~vae_edu.models.gan.discriminator_loss`),
             nats; $2\log 2$ when it cannot tell real from generated.

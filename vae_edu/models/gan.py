@@ -83,11 +83,22 @@ class GANConfig:
 
 
 def check_gan_data(name: str, x: object, config: GANConfig, dtype: torch.dtype) -> Tensor:
-    """Check a batch of data for a GAN: shape ``(B, x_dim)``, the model's dtype, finite, and in
+    r"""Check a batch of data for a GAN: shape ``(B, x_dim)``, the model's dtype, finite, and in
     $[0, 1]$ when the generator's output is a sigmoid (it could never produce other values).
+
+    Args:
+        name: the argument's name, used in error messages.
+        x: the data, expected shape ``(B, x_dim)`` with $B \ge 1$.
+        config: the :class:`GANConfig` that sets ``x_dim`` and the output range.
+        dtype: the model's dtype, which ``x`` must have.
+
+    Returns:
+        ``x`` itself, unchanged.
 
     Raises:
         TypeError, ValueError: naming ``name``.
+
+    Book: *VAE vs GAN on the same data*.
     """
     check_tensor(name, x, min_dim=2)
     assert isinstance(x, Tensor)
