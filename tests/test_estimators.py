@@ -501,3 +501,15 @@ def test_log_likelihood_scores_a_model_in_evaluation_mode() -> None:
     again = log_likelihood(model, x, 20, generator=torch.Generator().manual_seed(1))
     assert model.training
     assert torch.equal(reference, again)
+
+
+@pytest.mark.parametrize("fn", ["iwae_bound", "log_likelihood"])
+def test_a_model_without_importance_weights_is_refused_by_name(fn: str) -> None:
+    from vae_edu.models import GAN, GANConfig
+
+    gan = GAN(GANConfig(x_dim=5, z_dim=2, hidden=4))
+    with pytest.raises(TypeError, match=r"model must have a log_importance_weights method.*GAN"):
+        if fn == "iwae_bound":
+            iwae_bound(gan, torch.zeros(2, 5), 3)
+        else:
+            log_likelihood(gan, torch.zeros(2, 5), num_samples=3)

@@ -51,7 +51,10 @@ def test_classifier_is_deterministic_given_the_seed(digits, classifier) -> None:
 def test_sample_quality_of_real_digits(digits, classifier) -> None:
     q = sample_quality(classifier, digits.test.x)
     probs = classifier.predict_proba(digits.test.x)
-    assert q.mean_confidence == pytest.approx(float(probs.max(dim=-1).values.mean()))
+    confidence = probs.max(dim=-1).values
+    assert q.mean_confidence == pytest.approx(float(confidence.mean()))
+    assert q.confidence_stderr == pytest.approx(float(confidence.std()) / len(digits.test) ** 0.5)
+    assert 0 < q.confidence_stderr < 0.02
     expected = torch.bincount(probs.argmax(dim=-1), minlength=10).double() / len(digits.test)
     torch.testing.assert_close(q.class_fractions, expected)
     assert q.num_classes_covered == 10
@@ -66,6 +69,8 @@ def test_sample_quality_of_one_repeated_image(digits, classifier) -> None:
     assert q.num_classes_covered == 1
     assert q.class_entropy == 0.0
     assert float(q.class_fractions.max()) == 1.0
+    assert q.confidence_stderr == pytest.approx(0.0, abs=1e-12)  # 100 copies: no spread
+    assert sample_quality(classifier, x[:1]).confidence_stderr == 0.0
 
 
 def test_coverage_counts_classes_at_the_threshold(digits, classifier) -> None:

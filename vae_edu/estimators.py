@@ -226,6 +226,14 @@ def eval_mode(model: object) -> Iterator[None]:
             model.train()  # type: ignore[union-attr]
 
 
+def _check_model(model: object) -> None:
+    if not callable(getattr(model, "log_importance_weights", None)):
+        raise TypeError(
+            f"model must have a log_importance_weights method (a VariationalModel such as VAE), "
+            f"got {type(model).__name__}: a model without a posterior q(z|x), such as a GAN, has no likelihood estimate"
+        )
+
+
 def iwae_bound(
     model: VariationalModel,
     x: Tensor | Sequence[Tensor],
@@ -253,6 +261,7 @@ def iwae_bound(
 
     Book: *Training a VAE on digits*.
     """
+    _check_model(model)
     check_int("k", k)
     batch = check_batch("x", x)
     log_w = model.log_importance_weights(*batch, num_samples=k, generator=generator)  # (k, B)
@@ -323,6 +332,7 @@ def log_likelihood(
 
     Book: *Training a VAE on digits*.
     """
+    _check_model(model)
     check_int("num_samples", num_samples)
     check_int("chunk_size", chunk_size)
     if return_stderr and num_samples < 2:

@@ -116,7 +116,7 @@ def fit_digit_classifier(x: Tensor, y: Tensor, *, seed: int = 0, c: float = 10.0
     Returns:
         A :class:`DigitClassifier`.
 
-    Book: *The conditional VAE*.
+    Book: *The conditional VAE* and *VAE vs GAN on the same data*.
     """
     _check_images("x", x)
     _check_unit("x", x)
@@ -144,6 +144,8 @@ class SampleQuality:
 
     Attributes:
         mean_confidence: $\frac1n\sum_i \max_c p(c\,|\,x_i)$ — high when samples look like *some* digit.
+        confidence_stderr: its standard error, $s/\sqrt n$ with $s$ the sample standard deviation of
+            the $\max_c p(c\,|\,x_i)$ (0 for a single sample).
         class_fractions: the fraction of samples predicted as each class, shape ``(10,)``.
         num_classes_covered: classes with at least :data:`COVERAGE_THRESHOLD` (2 %) of the samples.
         class_entropy: $-\sum_c f_c \log f_c$ of ``class_fractions``, in nats; $\log 10 \approx 2.303$
@@ -151,6 +153,7 @@ class SampleQuality:
     """
 
     mean_confidence: float
+    confidence_stderr: float
     class_fractions: Tensor
     num_classes_covered: int
     class_entropy: float
@@ -170,12 +173,15 @@ def sample_quality(classifier: DigitClassifier, x: Tensor) -> SampleQuality:
     if not isinstance(classifier, DigitClassifier):
         raise TypeError(f"classifier must be a DigitClassifier, got {type(classifier).__name__}")
     probs = classifier.predict_proba(x)  # (n, 10)
+    confidence = probs.max(dim=-1).values  # (n,)
+    n = confidence.numel()
     predicted = probs.argmax(dim=-1)  # (n,)
     fractions = torch.bincount(predicted, minlength=NUM_CLASSES).double() / predicted.numel()  # (10,)
     nonzero = fractions[fractions > 0]
     entropy = float(-(nonzero * nonzero.log()).sum())
     return SampleQuality(
-        mean_confidence=float(probs.max(dim=-1).values.mean()),
+        mean_confidence=float(confidence.mean()),
+        confidence_stderr=float(confidence.std() / n**0.5) if n > 1 else 0.0,
         class_fractions=fractions,
         num_classes_covered=int((fractions >= COVERAGE_THRESHOLD).sum()),
         class_entropy=max(entropy, 0.0),
