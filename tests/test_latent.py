@@ -12,8 +12,10 @@ from vae_edu.latent import (
     aggregate_posterior_log_prob,
     distance_rank_correlation,
     hole_fraction,
+    in_hole,
     lerp,
     neighbour_label_agreement,
+    prior_norm_mean_std,
     prior_quantile_grid,
     slerp,
     traverse,
@@ -86,6 +88,23 @@ def test_distance_rank_correlation_matches_scipy() -> None:
     b = a + 0.5 * torch.randn(25, 4, dtype=torch.float64, generator=gen)[:, :2]
     expected = spearmanr(pdist(a.numpy()), pdist(b.numpy())).statistic
     assert distance_rank_correlation(a, b).item() == pytest.approx(expected, abs=1e-10)
+
+
+def test_distance_rank_correlation_with_ties_matches_scipy(dtype: torch.dtype) -> None:
+    # points on an integer grid: many pairwise distances tie; scipy gives ties their average rank
+    from scipy.spatial.distance import pdist
+    from scipy.stats import spearmanr
+
+    gen = torch.Generator().manual_seed(4)
+    a = torch.randint(0, 3, (30, 2), generator=gen).to(dtype)
+    b = a + 0.7 * torch.randn(30, 2, dtype=dtype, generator=gen)
+    expected = spearmanr(pdist(a.double().numpy()), pdist(b.double().numpy())).statistic
+    assert len(set(pdist(a.double().numpy()).tolist())) < 20  # 435 pairs, fewer than 20 distinct distances
+    tol = 1e-10 if dtype == torch.float64 else 1e-5
+    assert distance_rank_correlation(a, b).item() == pytest.approx(expected, abs=tol)
+    # the result does not depend on the order of the points
+    perm = torch.randperm(30, generator=gen)
+    assert distance_rank_correlation(a[perm], b[perm]).item() == pytest.approx(expected, abs=tol)
 
 
 def test_distance_rank_correlation_bad_inputs() -> None:
@@ -165,6 +184,29 @@ def test_traverse_matches_decoder_mean() -> None:
         traverse(torch.nn.Linear(2, 2), z, 0, values)
 
 
+@pytest.mark.parametrize("z_dim", [1, 2, 16])
+def test_prior_norm_mean_std_against_monte_carlo(z_dim: int) -> None:
+    mean, std = prior_norm_mean_std(z_dim)
+    if z_dim == 1:  # |z| is half-normal: mean sqrt(2/pi), variance 1 - 2/pi
+        assert mean == pytest.approx(math.sqrt(2 / math.pi)) and std == pytest.approx(math.sqrt(1 - 2 / math.pi))
+    if z_dim == 2:  # |z| is Rayleigh(1): mean sqrt(pi/2), variance 2 - pi/2
+        assert mean == pytest.approx(math.sqrt(math.pi / 2)) and std == pytest.approx(math.sqrt(2 - math.pi / 2))
+    gen = torch.Generator().manual_seed(z_dim)
+    norms = torch.randn(200_000, z_dim, dtype=torch.float64, generator=gen).norm(dim=1)
+    assert abs(norms.mean().item() - mean) < 4 * norms.std().item() / math.sqrt(200_000)
+    # the sample variance's standard error: sqrt((m4 - s^4) / n)
+    centred = norms - norms.mean()
+    se_var = math.sqrt(((centred**4).mean() - centred.var() ** 2).item() / 200_000)
+    assert abs(norms.var().item() - std**2) < 4 * se_var
+
+
+def test_prior_norm_mean_std_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="z_dim"):
+        prior_norm_mean_std(0)
+    with pytest.raises(TypeError, match="z_dim"):
+        prior_norm_mean_std(2.0)  # type: ignore[arg-type]
+
+
 def test_prior_quantile_grid() -> None:
     grid = prior_quantile_grid(4, dtype=torch.float64)
     normal = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0)
@@ -227,6 +269,27 @@ def test_hole_fraction_closed_form() -> None:
     assert abs(h - exact) < 4 * se
 
 
+def test_in_hole_matches_the_density_ratio_and_hole_fraction(dtype: torch.dtype) -> None:
+    gen = torch.Generator().manual_seed(5)
+    mu_q = torch.randn(20, 2, dtype=dtype, generator=gen)
+    log_var_q = torch.randn(20, 2, dtype=dtype, generator=gen) - 2
+    z = torch.randn(300, 2, dtype=dtype, generator=gen)
+    flags = in_hole(z, mu_q, log_var_q, 0.1)
+    assert flags.shape == (300,) and flags.dtype == torch.bool
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(torch.ones(20, dtype=dtype)),
+        torch.distributions.Independent(torch.distributions.Normal(mu_q, torch.exp(0.5 * log_var_q)), 1),
+    )
+    prior = torch.distributions.Independent(torch.distributions.Normal(torch.zeros(2, dtype=dtype), 1.0), 1)
+    ratio = (mixture.log_prob(z) - prior.log_prob(z)).exp()  # q(z) / p(z)
+    margin = (ratio / 0.1 - 1).abs() > 1e-4  # points not on the boundary, where round-off could flip a flag
+    assert torch.equal(flags[margin], (ratio < 0.1)[margin])
+    assert 0 < flags.sum() < 300
+    h, se = hole_fraction(z, mu_q, log_var_q, 0.1)
+    assert h.item() == pytest.approx(flags.to(dtype).mean().item())
+    assert se.item() == pytest.approx(flags.to(dtype).std().item() / math.sqrt(300))
+
+
 def test_aggregate_posterior_bad_inputs() -> None:
     z = torch.zeros(3, 2)
     with pytest.raises(ValueError, match="log_var_q"):
@@ -237,5 +300,7 @@ def test_aggregate_posterior_bad_inputs() -> None:
         aggregate_posterior_log_prob(z.double(), torch.zeros(4, 2), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="ratio"):
         hole_fraction(z, torch.zeros(4, 2), torch.zeros(4, 2), ratio=0.0)
+    with pytest.raises(TypeError, match="ratio"):
+        in_hole(z, torch.zeros(4, 2), torch.zeros(4, 2), ratio="0.1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="mu_q"):
         aggregate_posterior_log_prob(z, torch.full((4, 2), float("inf")), torch.zeros(4, 2))

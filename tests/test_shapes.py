@@ -54,6 +54,7 @@ def test_sampled_is_deterministic_given_seed() -> None:
         ({"sizes": (2, 2)}, ValueError, "sizes"),
         ({"sizes": (0, 2)}, ValueError, "sizes"),
         ({"num_samples": 0}, ValueError, "num_samples"),
+        ({"num_samples": 5.0}, TypeError, "num_samples"),
         ({"dtype": torch.int64}, TypeError, "dtype"),
         ({"seed": 1.5}, TypeError, "seed"),
     ],

@@ -61,6 +61,10 @@ def test_static_figure_shows_the_traversals(model: VAE) -> None:
     assert fig.axes[0].get_xlabel() == "slider value"
     with pytest.raises(ValueError, match="dims"):
         plot_explorer(model, z, values, dims=[], image_shape=(4, 4))
+    with pytest.raises(ValueError, match="values must"):
+        plot_explorer(model, z, values[None], image_shape=(4, 4))
+    with pytest.raises(TypeError, match="values"):
+        plot_explorer(model, z, [-1.0, 1.0], image_shape=(4, 4))  # type: ignore[arg-type]
 
 
 def test_tile_images() -> None:
@@ -74,6 +78,10 @@ def test_tile_images() -> None:
         tile_images(images, 2, (3, 2))
     with pytest.raises(ValueError, match="n_cols"):
         tile_images(images, 0, (2, 2))
+    with pytest.raises(TypeError, match="n_cols"):
+        tile_images(images, 2.0, (2, 2))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="pad"):
+        tile_images(images, 2, (2, 2), pad=-1)
 
 
 def test_interactive_frontend(monkeypatch: pytest.MonkeyPatch) -> None:

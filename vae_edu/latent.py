@@ -18,7 +18,7 @@ from torch import Tensor
 
 from .distributions import log_normal_diag, log_standard_normal
 from .estimators import mc_mean
-from .utils import check_event_shapes, check_int, check_tensor
+from .utils import check_event_shapes, check_int, check_positive_float, check_tensor
 
 __all__ = [
     "neighbour_label_agreement",
@@ -27,7 +27,9 @@ __all__ = [
     "slerp",
     "traverse",
     "prior_quantile_grid",
+    "prior_norm_mean_std",
     "aggregate_posterior_log_prob",
+    "in_hole",
     "hole_fraction",
 ]
 
@@ -77,9 +79,13 @@ def neighbour_label_agreement(features: Tensor, labels: Tensor, k: int = 5) -> T
 
 
 def _ranks(values: Tensor) -> Tensor:
-    """Ranks 0..n-1 of a 1-D tensor (ties broken by position)."""
+    """Ranks 0..n-1 of a 1-D tensor; tied values share the average of their ranks (mid-ranks)."""
+    sorted_values, order = values.sort()
+    _, inverse, counts = torch.unique_consecutive(sorted_values, return_inverse=True, return_counts=True)
+    ends = counts.cumsum(0)  # (G,) one past the last sorted position of each group of ties
+    mid = (ends - counts + ends - 1).to(values.dtype) / 2  # (G,) the average rank of each group
     ranks = torch.empty_like(values)
-    ranks[values.argsort()] = torch.arange(values.numel(), dtype=values.dtype)
+    ranks[order] = mid[inverse]
     return ranks
 
 
@@ -91,9 +97,10 @@ def distance_rank_correlation(a: Tensor, b: Tensor) -> Tensor:
 
     $$\rho = \operatorname{corr}\big(\operatorname{rank}(d^a), \operatorname{rank}(d^b)\big),$$
 
-    the Pearson correlation of the ranks. $\rho = 1$ when one space orders all pairs by distance
-    exactly as the other does (e.g. $b$ a rotation, scaling or translation of $a$). Ties are
-    broken by position (continuous distances have none).
+    the Pearson correlation of the ranks (Spearman's $\rho$). $\rho = 1$ when one space orders all
+    pairs by distance exactly as the other does (e.g. $b$ a rotation, scaling or translation of
+    $a$). Tied distances (common in pixel space, whose squared distances are integers for the
+    digits) share the average of their ranks, as in :func:`scipy.stats.spearmanr`.
 
     Args:
         a: the points in the first space, shape ``(N, dim_a)``, $N \ge 3$.
@@ -155,8 +162,9 @@ def slerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
       \qquad \cos\Omega = \frac{z_0^\top z_1}{\Vert z_0\Vert\,\Vert z_1\Vert}.$$
 
     When $\Vert z_0\Vert = \Vert z_1\Vert = r$ every point has norm $r$, whereas the midpoint of
-    :func:`lerp` has norm $r\cos(\Omega/2) < r$. For (nearly) parallel end points
-    ($\sin\Omega < 10^{-6}$) it falls back to :func:`lerp`.
+    :func:`lerp` has norm $r\cos(\Omega/2) < r$. When $\sin\Omega < 10^{-6}$ (end points
+    (nearly) parallel, or antiparallel, where the great circle is not unique) it falls back to
+    :func:`lerp`.
 
     Args:
         z0, z1: end points, shape ``(z_dim,)``, both non-zero.
@@ -239,6 +247,28 @@ def prior_quantile_grid(n: int, *, dtype: torch.dtype = torch.float32) -> Tensor
     return (math.sqrt(2.0) * torch.erfinv(2 * probs - 1)).to(dtype)
 
 
+def prior_norm_mean_std(z_dim: int) -> tuple[float, float]:
+    r"""Mean and standard deviation of the norm $\Vert z\Vert$ of $z \sim \mathcal N(0, I_d)$ (a $\chi_d$ variable).
+
+    $$\mathbb E\Vert z\Vert = \sqrt2\,\frac{\Gamma\big(\frac{d+1}2\big)}{\Gamma\big(\frac d2\big)},\qquad
+      \operatorname{sd}\Vert z\Vert = \sqrt{d - \big(\mathbb E\Vert z\Vert\big)^2}$$
+
+    (since $\mathbb E\Vert z\Vert^2 = d$). The mean is just below $\sqrt d$ and the standard
+    deviation tends to $1/\sqrt2$ as $d$ grows: prior samples live in a thin shell.
+
+    Args:
+        z_dim: $d \ge 1$.
+
+    Returns:
+        ``(mean, std)``, Python floats.
+
+    Book: *Is z meaningful? The latent space*.
+    """
+    d = check_int("z_dim", z_dim, 1)
+    mean = math.sqrt(2.0) * math.exp(math.lgamma((d + 1) / 2) - math.lgamma(d / 2))
+    return mean, math.sqrt(max(d - mean**2, 0.0))
+
+
 def aggregate_posterior_log_prob(z: Tensor, mu_q: Tensor, log_var_q: Tensor, *, chunk_size: int = 1024) -> Tensor:
     r"""Log-density of the aggregate posterior $q(z) = \frac1N\sum_{n=1}^N q(z|x_n)$, in log space.
 
@@ -268,6 +298,27 @@ def aggregate_posterior_log_prob(z: Tensor, mu_q: Tensor, log_var_q: Tensor, *, 
     return torch.cat(out)
 
 
+def in_hole(z: Tensor, mu_q: Tensor, log_var_q: Tensor, ratio: float = 0.1) -> Tensor:
+    r"""Which points lie in a "hole" of the aggregate posterior: $\mathbb 1\big[\log q(z) - \log p(z) < \log c\big]$.
+
+    $q(z)$ is :func:`aggregate_posterior_log_prob` and $p(z) = \mathcal N(0, I)$; a point is in a
+    hole when the aggregate posterior is less than $c$ times the prior there.
+
+    Args:
+        z: points, shape ``(M, z_dim)``.
+        mu_q, log_var_q: the encoder's outputs for the data, shape ``(N, z_dim)`` each.
+        ratio: $c > 0$.
+
+    Returns:
+        a bool tensor, shape ``(M,)``.
+
+    Book: *Is z meaningful? The latent space*.
+    """
+    log_c = math.log(check_positive_float("ratio", ratio))
+    log_q = aggregate_posterior_log_prob(z, mu_q, log_var_q)  # (M,)
+    return log_q - log_standard_normal(z) < log_c
+
+
 def hole_fraction(z: Tensor, mu_q: Tensor, log_var_q: Tensor, ratio: float = 0.1) -> tuple[Tensor, Tensor]:
     r"""The prior mass in the "holes" of the aggregate posterior, by Monte Carlo over prior samples.
 
@@ -285,12 +336,9 @@ def hole_fraction(z: Tensor, mu_q: Tensor, log_var_q: Tensor, ratio: float = 0.1
         ratio: $c > 0$.
 
     Returns:
-        ``(H, stderr)``, each of shape ``()``: the fraction and its binomial standard error.
+        ``(H, stderr)``, each of shape ``()``: the fraction and its binomial standard error
+        (the mean of :func:`in_hole` over ``z``, by :func:`~vae_edu.estimators.mc_mean`).
 
     Book: *Is z meaningful? The latent space*.
     """
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio < math.inf:
-        raise ValueError(f"ratio must be a finite float > 0, got {ratio!r}")
-    log_q = aggregate_posterior_log_prob(z, mu_q, log_var_q)  # (M,)
-    in_hole = (log_q - log_standard_normal(z) < math.log(ratio)).to(z.dtype)  # (M,)
-    return mc_mean(in_hole)
+    return mc_mean(in_hole(z, mu_q, log_var_q, ratio).to(z.dtype))

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from .latent import traverse
-from .utils import check_tensor
+from .utils import check_int, check_tensor
 
 __all__ = ["tile_images", "LatentExplorer", "plot_explorer", "interactive_frontend"]
 
@@ -56,15 +56,15 @@ def tile_images(images: Tensor, n_cols: int, image_shape: tuple[int, int], pad: 
 
     Returns:
         one image, shape ``(rows * (H + pad) - pad, n_cols * (W + pad) - pad)``.
+
+    Book: *Is z meaningful? The latent space*.
     """
     check_tensor("images", images, min_dim=2)
     height, width = _check_image_shape(image_shape, images.shape[-1] if images.dim() == 2 else None)
     if images.dim() != 2:
         raise ValueError(f"images must have shape (n, H * W), got {tuple(images.shape)}")
-    if isinstance(n_cols, bool) or not isinstance(n_cols, int) or n_cols < 1:
-        raise ValueError(f"n_cols must be a positive int, got {n_cols!r}")
-    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
-        raise ValueError(f"pad must be an int >= 0, got {pad!r}")
+    n_cols = check_int("n_cols", n_cols, 1)
+    pad = check_int("pad", pad, 0)
     n_rows = -(-images.shape[0] // n_cols)
     canvas = torch.full(
         (n_rows * (height + pad) - pad, n_cols * (width + pad) - pad), pad_value, dtype=images.dtype
@@ -203,6 +203,9 @@ def plot_explorer(
     check_tensor("z", z, min_dim=1)
     if z.shape != (config.z_dim,):
         raise ValueError(f"z must have shape (z_dim,) = ({config.z_dim},), got {tuple(z.shape)}")
+    check_tensor("values", values, min_dim=1)
+    if values.dim() != 1:
+        raise ValueError(f"values must have shape (V,), got {tuple(values.shape)}")
     dims = list(range(config.z_dim)) if dims is None else list(dims)
     if not dims:
         raise ValueError("dims must name at least one latent dimension")

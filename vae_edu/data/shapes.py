@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..utils import check_int
+
 __all__ = ["Shapes", "FACTOR_NAMES", "make_shapes"]
 
 #: The names of the columns of :attr:`Shapes.factors`.
@@ -91,8 +93,7 @@ def make_shapes(
     size_t = torch.tensor(list(sizes))
     grid = torch.cartesian_prod(side, side, size_t)  # (P*P*S, 3): x_pos, y_pos, size
     if num_samples is not None:
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int or None, got {num_samples!r}")
+        check_int("num_samples", num_samples, 1)
         gen = torch.Generator().manual_seed(seed)
         grid = grid[torch.randint(grid.shape[0], (num_samples,), generator=gen)]
     x_pos, y_pos, size = grid[:, 0, None, None], grid[:, 1, None, None], grid[:, 2, None, None]  # (N, 1, 1)
