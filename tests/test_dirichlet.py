@@ -134,6 +134,8 @@ def test_rsample_dirichlet_moments_and_seed() -> None:
     assert torch.equal(state, torch.get_rng_state())  # the global generator is untouched
     with pytest.raises(ValueError, match="num_samples"):
         rsample_dirichlet(alpha, 0)
+    with pytest.raises(TypeError, match="num_samples"):
+        rsample_dirichlet(alpha, 2.0)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ Laplace approximation
@@ -287,6 +289,10 @@ def test_dirichlet_vae_float64_and_bad_inputs() -> None:
         model.elbo(x, 0)
     with pytest.raises(ValueError, match="beta"):
         model.elbo(x, 1, beta=-1.0)
+    with pytest.raises(TypeError, match="beta"):
+        model.elbo(x, 1, beta="1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="alpha_p"):
+        DirichletVAEConfig(alpha_p="0.2")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="latent"):
         DirichletVAEConfig(latent="normal")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="alpha_p"):

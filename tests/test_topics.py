@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vae_edu.data.topics import make_topic_corpus
-from vae_edu.dirichlet import topic_matching_score
+from vae_edu.dirichlet import match_topics, topic_matching_score
 from vae_edu.estimators import mc_mean
 
 
@@ -67,6 +67,26 @@ def test_matching_score_is_one_on_a_permutation_and_lower_otherwise(corpus) -> N
     assert score == pytest.approx(best, abs=1e-12)
     oracle = corpus.topic_word_counts / corpus.topic_word_counts.sum(-1, keepdim=True)
     assert 0.9 < float(topic_matching_score(oracle, topics)) < 1.0
+
+
+def test_match_topics_undoes_a_permutation(corpus) -> None:
+    topics = corpus.topics
+    perm = torch.tensor([2, 0, 3, 1])
+    pi = match_topics(topics[perm], topics)
+    assert pi.dtype == torch.int64 and pi.shape == (4,)
+    torch.testing.assert_close(topics[perm][pi], topics, rtol=0, atol=0)  # back in the true order
+    inverse = torch.argsort(perm)
+    assert torch.equal(pi, inverse)
+    # with extra learned topics the matched ones are picked, and the score is the mean cosine of the match
+    noisy = torch.cat([torch.rand(2, 30), topics[perm] + 0.01 * torch.rand(4, 30)])
+    pi = match_topics(noisy, topics)
+    assert torch.equal(pi, inverse + 2)
+    cos = torch.nn.functional.cosine_similarity(noisy[pi].double(), topics.double(), dim=-1)
+    assert float(topic_matching_score(noisy, topics)) == pytest.approx(float(cos.mean()), abs=1e-12)
+    with pytest.raises(ValueError, match="at least as many rows"):
+        match_topics(topics[:2], topics)
+    with pytest.raises(TypeError, match="topics"):
+        match_topics(topics.numpy(), topics)  # type: ignore[arg-type]
 
 
 def test_bad_inputs() -> None:

@@ -13,7 +13,8 @@ vector of *proportions*. Two differentiable routes to samples of $\mathrm{Dir}(\
   :func:`dirichlet_to_logistic_normal`, and reparameterise the Gaussian; :func:`rsample_logistic_normal`.
 
 Plus the score-function route's ingredient, $\nabla_\alpha\log\mathrm{Dir}(\theta;\alpha)$
-(:func:`score_dirichlet`), and the topic-matching score of the chapter (:func:`topic_matching_score`).
+(:func:`score_dirichlet`), and the matching of learned to true topics (:func:`match_topics`,
+:func:`topic_matching_score`).
 
 Book: *The Dirichlet VAE*.
 """
@@ -24,7 +25,7 @@ import torch
 from torch import Tensor
 
 from .distributions import reparameterize
-from .utils import check_event_shapes, check_positive, check_tensor
+from .utils import check_event_shapes, check_int, check_positive, check_tensor
 
 __all__ = [
     "log_dirichlet",
@@ -33,6 +34,7 @@ __all__ = [
     "logistic_normal_to_dirichlet",
     "rsample_dirichlet",
     "rsample_logistic_normal",
+    "match_topics",
     "topic_matching_score",
     "log_multinomial",
 ]
@@ -55,9 +57,7 @@ def _check_simplex(name: str, theta: Tensor) -> None:
 
 
 def _check_num_samples(num_samples: object) -> int:
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-    return num_samples
+    return check_int("num_samples", num_samples, 1)
 
 
 def log_dirichlet(theta: Tensor, alpha: Tensor) -> Tensor:
@@ -114,9 +114,12 @@ def dirichlet_to_logistic_normal(alpha: Tensor) -> tuple[Tensor, Tensor]:
     $$\mu_k = \log\alpha_k - \frac1K\sum_i\log\alpha_i,\qquad
       \sigma_k^2 = \frac1{\alpha_k}\Big(1 - \frac2K\Big) + \frac1{K^2}\sum_i\frac1{\alpha_i}$$
 
-    (MacKay 1998; Hennig et al. 2012; Srivastava & Sutton 2017). $\theta = \operatorname{softmax}(z)$ with
-    $z\sim\mathcal N(\mu,\operatorname{diag}\sigma^2)$ then approximates $\mathrm{Dir}(\alpha)$; it is accurate
-    for $\alpha_k \gtrsim 1$ and poor for $\alpha_k < 1$ (where the Dirichlet piles up in the corners).
+    (MacKay 1998; Hennig et al. 2012; Srivastava & Sutton 2017): the diagonal of the Laplace
+    approximation's covariance, the off-diagonal terms dropped. $\theta = \operatorname{softmax}(z)$ with
+    $z\sim\mathcal N(\mu,\operatorname{diag}\sigma^2)$ then approximates $\mathrm{Dir}(\alpha)$: for large $\alpha$
+    its mean tends to the Dirichlet's, but (without the negative correlations) its variances are too small,
+    by the factor $1 - 1/K$ for a symmetric $\alpha$ (a half for $K = 2$); for $\alpha_k < 1$, where the
+    Dirichlet piles up in the corners, it is poor.
 
     Args:
         alpha: concentrations, strictly positive, shape ``(..., K)``, $K\ge2$.
@@ -222,26 +225,7 @@ def rsample_logistic_normal(
     return torch.softmax(z, dim=-1), z
 
 
-def topic_matching_score(topics: Tensor, true_topics: Tensor) -> Tensor:
-    r"""Mean cosine similarity between learned and true topics under the best one-to-one matching.
-
-    $$s = \max_{\pi}\frac1K\sum_{k=1}^K\cos\big(\hat\beta_{\pi(k)}, \beta_k\big),$$
-
-    the maximum over one-to-one assignments $\pi$ of learned topics to the $K$ true ones (the
-    Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``). $s = 1$ exactly when every true
-    topic is recovered up to scale; a permutation of the topics does not change it.
-
-    Args:
-        topics: learned topics $\hat\beta$, non-negative, shape ``(K_hat, V)`` with ``K_hat >= K``.
-        true_topics: true topics $\beta$, non-negative, shape ``(K, V)``.
-
-    Returns:
-        $s\in[0, 1]$, shape ``()``, float64.
-
-    Book: *The Dirichlet VAE*, "recovering the topics".
-    """
-    from scipy.optimize import linear_sum_assignment
-
+def _check_topics(topics: Tensor, true_topics: Tensor) -> None:
     check_tensor("topics", topics, min_dim=2)
     check_tensor("true_topics", true_topics, min_dim=2)
     if topics.dim() != 2 or true_topics.dim() != 2:
@@ -255,12 +239,61 @@ def topic_matching_score(topics: Tensor, true_topics: Tensor) -> Tensor:
             raise ValueError(f"{name} must be non-negative")
         if bool((t.sum(dim=-1) <= 0).any()):
             raise ValueError(f"{name} has an all-zero row")
+
+
+def _topic_cosines(topics: Tensor, true_topics: Tensor) -> tuple[Tensor, Tensor]:
+    """``(cos, cols)``: cosines ``(K, K_hat)`` and the best one-to-one assignment ``cols`` ``(K,)``."""
+    from scipy.optimize import linear_sum_assignment
+
     a = torch.nn.functional.normalize(topics.detach().double(), dim=-1)
     b = torch.nn.functional.normalize(true_topics.detach().double(), dim=-1)
     cos = b @ a.T  # (K, K_hat)
-    rows, cols = linear_sum_assignment(cos.numpy(), maximize=True)
-    return cos[torch.as_tensor(rows), torch.as_tensor(cols)].mean()
+    _, cols = linear_sum_assignment(cos.numpy(), maximize=True)  # rows come back as 0..K-1
+    return cos, torch.as_tensor(cols, dtype=torch.long)
 
+
+def match_topics(topics: Tensor, true_topics: Tensor) -> Tensor:
+    r"""The best one-to-one matching $\pi$ of learned topics to true ones: $\pi = \arg\max_\pi\sum_k\cos(\hat\beta_{\pi(k)}, \beta_k)$.
+
+    Learned topics come in an arbitrary order; ``topics[match_topics(topics, true_topics)]`` puts
+    them in the true topics' order (and ``theta_hat[:, pi]`` does the same for proportions).
+    The maximiser of :func:`topic_matching_score` (the Hungarian algorithm,
+    ``scipy.optimize.linear_sum_assignment``).
+
+    Args:
+        topics: learned topics $\hat\beta$, non-negative, shape ``(K_hat, V)`` with ``K_hat >= K``.
+        true_topics: true topics $\beta$, non-negative, shape ``(K, V)``.
+
+    Returns:
+        $\pi$, int64, shape ``(K,)``: learned topic $\pi(k)$ is matched to true topic $k$.
+
+    Book: *The Dirichlet VAE*, "recovering the topics".
+    """
+    _check_topics(topics, true_topics)
+    return _topic_cosines(topics, true_topics)[1]
+
+
+def topic_matching_score(topics: Tensor, true_topics: Tensor) -> Tensor:
+    r"""Mean cosine similarity between learned and true topics under the best one-to-one matching.
+
+    $$s = \max_{\pi}\frac1K\sum_{k=1}^K\cos\big(\hat\beta_{\pi(k)}, \beta_k\big),$$
+
+    the maximum over one-to-one assignments $\pi$ of learned topics to the $K$ true ones
+    (:func:`match_topics`). $s = 1$ exactly when every true topic is recovered up to scale; a
+    permutation of the topics does not change it.
+
+    Args:
+        topics: learned topics $\hat\beta$, non-negative, shape ``(K_hat, V)`` with ``K_hat >= K``.
+        true_topics: true topics $\beta$, non-negative, shape ``(K, V)``.
+
+    Returns:
+        $s\in[0, 1]$, shape ``()``, float64.
+
+    Book: *The Dirichlet VAE*, "recovering the topics".
+    """
+    _check_topics(topics, true_topics)
+    cos, cols = _topic_cosines(topics, true_topics)
+    return cos[torch.arange(cos.shape[0]), cols].mean()
 
 
 def log_multinomial(x: Tensor, log_probs: Tensor) -> Tensor:

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from ..dirichlet import _log_multinomial, dirichlet_to_logistic_normal, log_dirichlet, rsample_dirichlet
 from ..distributions import log_normal_diag, reparameterize
 from ..kl import kl_dirichlet, kl_normal_normal
-from ..utils import check_int, check_tensor
+from ..utils import check_int, check_positive_float, check_tensor
 from .layers import mlp
 
 __all__ = ["DirichletVAEConfig", "DirichletEncoder", "DirichletVAE", "LATENTS"]
@@ -78,8 +78,7 @@ class DirichletVAEConfig:
         check_int("num_topics", self.num_topics, 2)
         check_int("hidden", self.hidden, 1)
         check_int("num_hidden_layers", self.num_hidden_layers, 1)
-        if isinstance(self.alpha_p, bool) or not isinstance(self.alpha_p, (int, float)) or not 0 < self.alpha_p < math.inf:
-            raise ValueError(f"alpha_p must be a finite number > 0, got {self.alpha_p!r}")
+        check_positive_float("alpha_p", self.alpha_p)
         if self.latent not in LATENTS:
             raise ValueError(f"latent must be one of {LATENTS}, got {self.latent!r}")
         if self.activation not in ACTIVATIONS:
@@ -225,7 +224,9 @@ class DirichletVAE(nn.Module):
         Returns:
             shape ``(B,)``, in nats.
         """
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < math.inf:
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)):
+            raise TypeError(f"beta must be a number, got {type(beta).__name__} {beta!r}")
+        if not 0 <= beta < math.inf:
             raise ValueError(f"beta must be a finite float >= 0, got {beta!r}")
         params = self.encode(x)
         theta, _ = self._sample(params, num_samples, generator)
