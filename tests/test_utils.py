@@ -10,7 +10,16 @@ import pytest
 import torch
 
 import vae_edu
-from vae_edu.utils import check_batch, check_event_shapes, check_int, check_positive, check_positive_float, check_tensor, setup
+from vae_edu.utils import (
+    check_batch,
+    check_event_shapes,
+    check_int,
+    check_labels,
+    check_positive,
+    check_positive_float,
+    check_tensor,
+    setup,
+)
 
 
 @pytest.fixture
@@ -242,3 +251,22 @@ def test_check_positive_float_accepts_numbers(value) -> None:
 def test_check_positive_float_rejects_and_names_the_argument(value, error) -> None:
     with pytest.raises(error, match=r"\bstd\b"):
         check_positive_float("std", value)
+
+
+# --------------------------------------------------------------------------- check_labels
+def test_check_labels_accepts_and_rejects_by_name() -> None:
+    y = torch.tensor([0, 3, 9])
+    assert check_labels("y", y, 10) is y
+    assert check_labels("y", y, 10, batch_size=3) is y
+    with pytest.raises(TypeError, match=r"y_to must be a torch.Tensor"):
+        check_labels("y_to", [0, 1], 10)
+    with pytest.raises(TypeError, match=r"y must have dtype torch.int64"):
+        check_labels("y", y.float(), 10)
+    with pytest.raises(ValueError, match=r"y must have shape \(4,\) to match x"):
+        check_labels("y", y, 10, batch_size=4)
+    with pytest.raises(ValueError, match=r"y must have shape \(B,\)"):
+        check_labels("y", y[None], 10)
+    with pytest.raises(ValueError, match=r"y must hold labels in \[0, 9\), got values in \[0, 9\]"):
+        check_labels("y", y, 9)
+    with pytest.raises(ValueError, match=r"y must hold labels in \[0, 10\), got values in \[-1, 3\]"):
+        check_labels("y", torch.tensor([-1, 3]), 10)

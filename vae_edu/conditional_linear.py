@@ -25,8 +25,7 @@ from torch import Tensor
 from .distributions import log_normal_diag
 from .kl import kl_mvn, kl_normal_normal
 from .linear_gaussian import LinearGaussian
-from .models.cvae import check_labels
-from .utils import check_tensor
+from .utils import check_labels, check_tensor
 
 __all__ = ["ConditionalLinearGaussian"]
 

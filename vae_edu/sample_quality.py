@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .utils import check_tensor
+from .utils import check_labels, check_tensor
 
 __all__ = [
     "DigitClassifier",
@@ -59,17 +59,6 @@ def _check_unit(name: str, x: Tensor) -> None:
         raise ValueError(f"{name} must hold pixel values in [0, 1], got values in [{lo:.4g}, {hi:.4g}]{hint}")
 
 
-def _check_labels(name: str, y: object, n: int) -> Tensor:
-    if not isinstance(y, Tensor) or y.dtype != torch.int64:
-        got = y.dtype if isinstance(y, Tensor) else type(y).__name__
-        raise TypeError(f"{name} must be an int64 torch.Tensor of class labels, got {got}")
-    if y.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},) to match the images, got {tuple(y.shape)}")
-    if n and (int(y.min()) < 0 or int(y.max()) >= NUM_CLASSES):
-        raise ValueError(f"{name} must hold labels in 0..{NUM_CLASSES - 1}, got {int(y.min())}..{int(y.max())}")
-    return y
-
-
 class DigitClassifier:
     r"""A trained digit classifier $p(c\,|\,x)$ on images in $[0, 1]$.
 
@@ -93,8 +82,9 @@ class DigitClassifier:
 
     def accuracy(self, x: Tensor, y: Tensor) -> float:
         """The fraction of images whose predicted class equals ``y`` (shape ``(B,)``, int64)."""
-        _check_labels("y", y, int(x.shape[0]) if isinstance(x, Tensor) and x.dim() >= 1 else -1)
-        return float((self.predict(x) == y).double().mean())
+        predicted = self.predict(x)
+        check_labels("y", y, NUM_CLASSES, int(predicted.shape[0]))
+        return float((predicted == y).double().mean())
 
 
 def fit_digit_classifier(x: Tensor, y: Tensor, *, seed: int = 0, c: float = 10.0) -> DigitClassifier:
@@ -120,7 +110,7 @@ def fit_digit_classifier(x: Tensor, y: Tensor, *, seed: int = 0, c: float = 10.0
     """
     _check_images("x", x)
     _check_unit("x", x)
-    _check_labels("y", y, int(x.shape[0]))
+    check_labels("y", y, NUM_CLASSES, int(x.shape[0]))
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 < c < math.inf:

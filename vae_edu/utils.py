@@ -23,6 +23,7 @@ __all__ = [
     "check_batch",
     "check_int",
     "check_positive_float",
+    "check_labels",
 ]
 
 
@@ -218,3 +219,31 @@ def check_positive_float(name: str, value: object) -> float:
     if not 0 < value < float("inf"):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
+
+
+def check_labels(name: str, y: object, num_classes: int, batch_size: int | None = None) -> Tensor:
+    """Check class labels: an int64 tensor of shape ``(B,)`` with values in ``[0, num_classes)``.
+
+    Args:
+        name: the argument's name, used in the error message.
+        y: the object to check.
+        num_classes: $C$; labels must lie in ``0..C-1``.
+        batch_size: if given, the number of labels required (the batch size of the matching ``x``).
+
+    Returns:
+        ``y`` itself, unchanged.
+
+    Raises:
+        TypeError: if ``y`` is not an int64 tensor.
+        ValueError: if its shape or values are wrong.
+    """
+    if not isinstance(y, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of int64 class labels, got {type(y).__name__}")
+    if y.dtype != torch.int64:
+        raise TypeError(f"{name} must have dtype torch.int64 (class labels), got {y.dtype}")
+    if y.dim() != 1 or (batch_size is not None and y.shape[0] != batch_size):
+        want = "(B,)" if batch_size is None else f"({batch_size},) to match x"
+        raise ValueError(f"{name} must have shape {want}, got {tuple(y.shape)}")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"{name} must hold labels in [0, {num_classes}), got values in [{int(y.min())}, {int(y.max())}]")
+    return y

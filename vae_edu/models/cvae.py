@@ -22,30 +22,12 @@ from torch import Tensor, nn
 
 from ..distributions import log_normal_diag, log_standard_normal, reparameterize
 from ..kl import kl_normal_normal, kl_normal_std_normal
-from ..utils import check_int
+from ..utils import check_int, check_labels
 from .config import VAEConfig
 from .layers import Decoder, _check_z, check_data, mlp
 from .vae import ELBOTerms
 
 __all__ = ["check_labels", "one_hot", "ConditionalEncoder", "ConditionalDecoder", "LabelPrior", "CVAE"]
-
-
-def check_labels(name: str, y: object, num_classes: int, batch_size: int | None = None) -> Tensor:
-    """Check class labels: an int64 tensor of shape ``(B,)`` with values in ``[0, num_classes)``.
-
-    Raises:
-        TypeError, ValueError: naming ``name``.
-    """
-    if not isinstance(y, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of int64 class labels, got {type(y).__name__}")
-    if y.dtype != torch.int64:
-        raise TypeError(f"{name} must have dtype torch.int64 (class labels), got {y.dtype}")
-    if y.dim() != 1 or (batch_size is not None and y.shape[0] != batch_size):
-        want = "(B,)" if batch_size is None else f"({batch_size},) to match x"
-        raise ValueError(f"{name} must have shape {want}, got {tuple(y.shape)}")
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise ValueError(f"{name} must hold labels in [0, {num_classes}), got values in [{int(y.min())}, {int(y.max())}]")
-    return y
 
 
 def one_hot(y: Tensor, num_classes: int, dtype: torch.dtype) -> Tensor:
