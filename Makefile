@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: book test test-only execute clean sync-bootstrap
+.PHONY: book test test-only execute clean sync-bootstrap api chromium
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ execute: $(STAMP)
 
 sync-bootstrap: $(STAMP)
 	$(BIN)/python tools/bootstrap_cell.py --write
+
+# Regenerate book/api.md from the package's __all__ lists (tests/test_api_reference.py checks it).
+api: $(STAMP)
+	$(BIN)/python book/_ext/vae_edu_api.py --write
 
 clean:
 	rm -rf _build

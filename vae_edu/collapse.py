@@ -37,8 +37,9 @@ class RateDistortion:
     Attributes:
         rate: $R = \frac1N\sum_n \mathrm{KL}\big(q(z|x_n)\,\|\,p(z)\big)$ (closed form per example).
         distortion: $D = -\frac1N\sum_n \widehat{\mathbb E}_q[\log p(x_n|z)]$ (Monte Carlo per example).
-        rate_stderr, distortion_stderr: standard errors of the two means over the $N$ examples
-            (they include the Monte Carlo noise of the reconstruction term).
+        rate_stderr: standard error of the rate's mean over the $N$ examples.
+        distortion_stderr: standard error of the distortion's mean over the $N$ examples (it
+            includes the Monte Carlo noise of the reconstruction term).
         kl_per_dim: $\frac1N\sum_n \mathrm{KL}\big(q(z_j|x_n)\,\|\,p(z_j)\big)$ for each latent
             dimension $j$, shape ``(z_dim,)``; it sums to ``rate``.
         neg_elbo_stderr: standard error of $D + R$ over the examples.
@@ -140,7 +141,7 @@ def active_units(mu_q: Tensor, threshold: float = 0.01) -> tuple[Tensor, int]:
         threshold: the activity above which a dimension counts as active (> 0; 0.01 in Burda et al.).
 
     Returns:
-        ``(activity, num_active)``: $A_j$, shape ``(z_dim,)``, and the number of $j$ with $A_j > $ threshold.
+        ``(activity, num_active)``: $A_j$, shape ``(z_dim,)``, and the number of $j$ with $A_j$ above ``threshold``.
 
     Book: *Posterior collapse and the rate–distortion trade-off*.
     """

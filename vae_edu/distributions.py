@@ -41,8 +41,8 @@ def log_normal_diag(x: Tensor, mu: Tensor, log_var: Tensor) -> Tensor:
     Args:
         x: points, shape ``(..., D)``.
         mu: means $\mu$, shape ``(..., D)``.
-        log_var: log-variances $\log\sigma^2$, shape ``(..., D)``.
-        The batch shapes ``...`` broadcast; the event dimension ``D`` must match.
+        log_var: log-variances $\log\sigma^2$, shape ``(..., D)``. The batch shapes ``...`` of
+            ``x``, ``mu`` and ``log_var`` broadcast; the event dimension ``D`` must match.
 
     Returns:
         $\log q(x)$, shape: the broadcast batch shape.

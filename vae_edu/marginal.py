@@ -32,6 +32,8 @@ __all__ = [
     "log_weight_moment",
     "log_relative_variance",
     "num_samples_for_relative_error",
+    "LogLikelihood",
+    "MAX_GRID_NODES",
 ]
 
 #: A decoder's log-likelihood $\log p(x|z)$ as a function ``(x, z) -> Tensor`` whose batch shapes

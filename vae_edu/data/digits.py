@@ -12,7 +12,7 @@ from ._common import DataSplits, Representation, Split, _check_float_dtype, _che
 
 __all__ = ["load_digits_split", "DIGITS_NUM_LEVELS", "DIGITS_SPLIT"]
 
-#: sklearn's digits hold integer grey levels 0, 1, ..., 16: 17 values per pixel.
+#: The number of grey levels of sklearn's digits, whose pixels hold the integers 0, 1, ..., 16.
 DIGITS_NUM_LEVELS = 17
 #: Sizes of the train / validation / test parts, taken in dataset order.
 DIGITS_SPLIT = (1000, 350, 447)

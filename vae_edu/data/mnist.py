@@ -24,7 +24,7 @@ from ._common import DataSplits, Representation, Split, _check_float_dtype, _che
 
 __all__ = ["read_idx", "load_mnist", "MNIST_FILES", "MNIST_MIRRORS", "MNIST_NUM_LEVELS"]
 
-#: MNIST holds integer grey levels 0, 1, ..., 255: 256 values per pixel.
+#: The number of grey levels of MNIST, whose pixels hold the integers 0, 1, ..., 255.
 MNIST_NUM_LEVELS = 256
 #: The four MNIST files and their MD5 checksums (the values torchvision checks).
 MNIST_FILES = {

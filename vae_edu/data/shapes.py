@@ -25,7 +25,7 @@ from ..utils import check_int
 
 __all__ = ["Shapes", "FACTOR_NAMES", "make_shapes"]
 
-#: The names of the columns of :attr:`Shapes.factors`.
+#: The names of the columns of ``Shapes.factors``.
 FACTOR_NAMES: tuple[str, ...] = ("x_pos", "y_pos", "size")
 
 

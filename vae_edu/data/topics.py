@@ -49,7 +49,9 @@ class TopicCorpus:
     r"""A synthetic corpus and the model that generated it.
 
     Attributes:
-        train, val, test: :class:`TopicSplit` parts.
+        train: the training documents, a :class:`TopicSplit`.
+        val: the validation documents, a :class:`TopicSplit`.
+        test: the test documents, a :class:`TopicSplit`.
         topics: the true topics $\beta$, shape ``(K, V)``, rows on the simplex.
         topic_word_counts: how often each word was drawn from each topic in the *training*
             documents, shape ``(K, V)``; normalised per row, the oracle's estimate of the topics.
