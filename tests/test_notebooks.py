@@ -82,3 +82,29 @@ def test_chapter_is_in_the_toc_and_ends_with_exercises(path: Path) -> None:
 def test_toc_files_exist() -> None:
     for entry in _toc_files():
         assert any((ROOT / f"{entry}{ext}").exists() for ext in (".md", ".ipynb")), entry
+
+
+def _chapter_markdown(path: Path) -> str:
+    if path.suffix == ".md":
+        return path.read_text()
+    nb = json.loads(path.read_text())
+    return "\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+CHAPTERS = NOTEBOOKS + [ROOT / "book" / "loss_conventions.md"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_ends_with_exercises_and_closed_solutions(path: Path) -> None:
+    text = _chapter_markdown(path)
+    sections = re.findall(r"^## (.+)$", text, re.M)
+    assert sections and sections[-1].strip() == "Exercises", f"{path.name}: last section is {sections[-1:]}"
+    exercises = text[text.rindex("\n## Exercises") :]
+    # "### Exercise 1: ..." headings, or a numbered list of bold titles ("1. **Standardising.**").
+    count = len(re.findall(r"^(?:### Exercise \d+|\d+\. \*\*)", exercises, re.M))
+    solutions = re.findall(r"^(`{3,}|:{3,})\{admonition\} Solution\n((?::\w[\w-]*:.*\n)+)", exercises, re.M)
+    assert count >= 3, f"{path.name}: {count} exercises"
+    assert len(solutions) == count, f"{path.name}: {count} exercises but {len(solutions)} solution blocks"
+    for _, options in solutions:
+        assert re.search(r"^:class: .*\bdropdown\b", options, re.M), f"{path.name}: a solution is not a dropdown"
+        assert ":open:" not in options, f"{path.name}: a solution starts open"
