@@ -23,7 +23,20 @@ book: $(STAMP)
 	rm -rf _build
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: book test-only
+test: chromium book test-only
+
+# The browser check of the built book (tests/test_browser.py) needs Debian's chromium package.
+# Installed here when it is missing and we may (root with apt-get); otherwise the test command stops
+# and says what to install.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "chromium is missing: installing Debian's chromium package (needed by tests/test_browser.py)"; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "error: install Debian's chromium package (sudo apt-get install chromium), then re-run make test" >&2; \
+	    exit 1; \
+	  fi; }
 
 test-only: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
