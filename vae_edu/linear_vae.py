@@ -34,8 +34,8 @@ def _check_generator(generator: object) -> None:
 class LinearVAE(nn.Module):
     r"""A VAE with a linear encoder, a linear decoder and a learned decoder variance.
 
-    * encoder: $\mu_q(x) = W_q x + b_q$ and $\log\sigma_q^2$, a free vector **shared by all
-      $x$**. The true posterior of a linear-Gaussian decoder has the covariance
+    * encoder: $\mu_q(x) = W_q x + b_q$ and $\log\sigma_q^2$, a free vector **shared by all**
+      $x$. The true posterior of a linear-Gaussian decoder has the covariance
       $\sigma_p^2(W_p^\top W_p + \sigma_p^2 I)^{-1}$, the same for every $x$, so an
       $x$-dependent variance would add parameters and nothing else;
     * decoder: $p(x|z) = \mathcal N(W_p z + b_p,\ \sigma_p^2 I)$ with a learned scalar
