@@ -174,7 +174,8 @@ class ConditionalLinearGaussian:
           = \log p(x|y) - \mathrm{KL}\big(q(z|x,y)\,\|\,p(z|x,y)\big)$$
 
         Args:
-            x: data, shape ``(B, x_dim)``; y: labels, shape ``(B,)``.
+            x: data, shape ``(B, x_dim)``.
+            y: labels, shape ``(B,)``, int64.
             mu_q, log_var_q: parameters of $q(z|x,y)$, shape ``(B, z_dim)``.
 
         Returns:

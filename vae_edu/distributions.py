@@ -1,7 +1,9 @@
 """Log-densities and the reparameterization trick.
 
 All log-densities sum over the event (last) dimension and return the batch shape: an input of
-shape ``(..., D)`` gives an output of shape ``(...)``. Book: *Notation* and *The Gaussian KL*.
+shape ``(..., D)`` gives an output of shape ``(...)``.
+
+Book: *Notation* and *The Gaussian KL*.
 """
 
 from __future__ import annotations

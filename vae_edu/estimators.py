@@ -2,7 +2,9 @@ r"""Monte Carlo estimators with standard errors.
 
 A Monte Carlo estimate is only as good as its error bar: every estimator here returns
 ``(estimate, stderr)``, and the book checks closed forms against estimates "within a few
-standard errors". Book: *The Gaussian KL* and *The ELBO*.
+standard errors".
+
+Book: *The Gaussian KL* and *The ELBO*.
 """
 
 from __future__ import annotations
@@ -215,6 +217,8 @@ def eval_mode(model: object) -> Iterator[None]:
 
     Evaluations (:func:`log_likelihood`, :func:`vae_edu.train.mean_negative_elbo`) use it, so a
     model left in training mode is still scored as the deterministic model it is.
+
+    Book: *Training a VAE on digits*.
     """
     was_training = isinstance(model, torch.nn.Module) and model.training
     if was_training:

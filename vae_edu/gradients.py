@@ -10,7 +10,9 @@ approximate $\nabla_\phi\,\mathbb E_{q}[f(z)]$ from $K$ samples:
   $\nabla_\phi\mathbb E_q[f] = \mathbb E_\varepsilon\big[\nabla_z f(z)\ \partial z/\partial\phi\big]$.
 
 Every estimate comes with its standard error, as ``(estimate, stderr)`` pairs collected in a
-:class:`GradientEstimate`. Book: *The reparameterization trick, derived and checked*.
+:class:`GradientEstimate`.
+
+Book: *The reparameterization trick, derived and checked*.
 
 >>> import torch
 >>> f = lambda z: (z**2).sum(-1)  # E_q[f] = sum(mu^2 + sigma^2): d/dmu = 2 mu, d/dlog_var = sigma^2

@@ -1,8 +1,9 @@
 r"""Closed-form Kullback–Leibler divergences between Gaussians, and between Dirichlets.
 
 Every function returns $\mathrm{KL}(q\,\|\,p) \ge 0$ with its arguments in the order the text
-writes them ($q$ first), summed over the event dimension. Book: *The Gaussian KL, derived and
-checked* (Gaussians) and *The Dirichlet VAE* (:func:`kl_dirichlet`).
+writes them ($q$ first), summed over the event dimension.
+
+Book: *The Gaussian KL, derived and checked* (Gaussians) and *The Dirichlet VAE* (:func:`kl_dirichlet`).
 """
 
 from __future__ import annotations

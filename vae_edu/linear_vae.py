@@ -7,7 +7,9 @@ Its decoder is the linear-Gaussian model of :mod:`vae_edu.linear_gaussian`, so e
 non-linear VAE can only estimate is exact here: the ELBO in closed form, and the log-likelihood
 $\log p(x)$ of the trained decoder (:meth:`LinearVAE.to_linear_gaussian`). Maximising the ELBO
 reaches the maximum-likelihood probabilistic PCA solution (Lucas et al., 2019, "Don't blame the
-ELBO!"). Book: *The linear VAE is probabilistic PCA*.
+ELBO!").
+
+Book: *The linear VAE is probabilistic PCA*.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class LinearVAE(nn.Module):
         return self.W_p.dtype
 
     def extra_repr(self) -> str:
+        """The sizes and dtype shown by ``repr(model)``, e.g. ``x_dim=5, z_dim=2, dtype=torch.float32``."""
         return f"x_dim={self.x_dim}, z_dim={self.z_dim}, dtype={self.dtype}"
 
     def _check(self, name: str, value: Tensor, dim: int, dim_name: str) -> None:

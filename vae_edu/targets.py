@@ -63,7 +63,9 @@ def log_banana(
 
     Args:
         z: points, shape ``(..., 2)``.
-        scale: $a > 0$. curvature: $b$ (any finite float). noise: $c > 0$.
+        scale: $a > 0$.
+        curvature: $b$ (any finite float).
+        noise: $c > 0$.
         angle: $\theta$, radians, counter-clockwise.
 
     Returns:
@@ -148,7 +150,7 @@ class FullCovarianceGaussianQ(nn.Module):
 
     @property
     def scale_tril(self) -> Tensor:
-        """$L$, shape ``(d, d)``: the strict lower triangle of the parameter plus an exponentiated diagonal."""
+        """The Cholesky factor $L$, shape ``(d, d)``, made of the strict lower triangle of the parameter and an exponentiated diagonal."""
         raw = self.raw_scale_tril
         return torch.tril(raw, diagonal=-1) + torch.diag(torch.exp(torch.diagonal(raw)))
 
@@ -234,7 +236,9 @@ def fit_reverse_kl(
     Args:
         q: a family above, trained in place.
         log_density: $\log\tilde p$.
-        steps: gradient steps. num_samples: $N$ per step. lr: Adam's learning rate.
+        steps: gradient steps.
+        num_samples: $N$, samples of $z$ per step.
+        lr: Adam's learning rate.
         seed: seeds the noise.
 
     Returns:

@@ -90,6 +90,8 @@ def book_chapters(doc: str | None) -> list[str]:
 
 def first_use(name: str) -> str | None:
     """The first chapter, in reading order, whose code mentions ``name``."""
+    # Attribute access counts (vae_edu.setup(...), latent.in_hole(...)); so does another library's
+    # function of the same name (torch's one_hot), which a docstring's Book: line then overrides.
     pattern = re.compile(rf"\b{re.escape(name)}\b")
     return next((doc for doc, code in _notebook_code() if pattern.search(code)), None)
 
@@ -399,7 +401,7 @@ def _ignore_external(app: Any, config: Any) -> None:
 def skip_member(app: Any, what: str, name: str, obj: Any, skip: bool, options: Any) -> bool | None:
     """Skip a NamedTuple's generated field properties ("Alias for field number 0"): the class
     docstring's Attributes section already describes the fields."""
-    if isinstance(obj, property) and (obj.__doc__ or "").startswith("Alias for field number"):
+    if (getattr(obj, "__doc__", None) or "").startswith("Alias for field number"):
         return True
     return None
 

@@ -31,7 +31,10 @@ __all__ = ["check_labels", "one_hot", "ConditionalEncoder", "ConditionalDecoder"
 
 
 def one_hot(y: Tensor, num_classes: int, dtype: torch.dtype) -> Tensor:
-    """The one-hot code of labels ``y`` (shape ``(B,)``): shape ``(B, num_classes)`` in ``dtype``."""
+    """The one-hot code of labels ``y`` (shape ``(B,)``): shape ``(B, num_classes)`` in ``dtype``.
+
+    Book: *The conditional VAE*.
+    """
     return nn.functional.one_hot(y, num_classes).to(dtype)
 
 

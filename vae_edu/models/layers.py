@@ -41,9 +41,10 @@ def mlp(
     """A multilayer perceptron: ``num_hidden_layers`` × (Linear → activation [→ Dropout]), then a final Linear.
 
     Args:
-        in_dim, out_dim: input and output widths.
+        in_dim: input width.
         hidden: width of every hidden layer.
         num_hidden_layers: number of hidden layers (>= 1).
+        out_dim: output width.
         activation: a key of :data:`vae_edu.models.config.ACTIVATIONS`.
         dropout: dropout probability after each hidden layer (0: no dropout layers).
 

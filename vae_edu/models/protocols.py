@@ -25,6 +25,9 @@ class VariationalModel(Protocol):
 
     ``fit`` calls ``elbo`` (objective ``"elbo"``) or ``log_importance_weights`` (objective
     ``"iwae"``); ``log_likelihood`` and ``iwae_bound`` call only ``log_importance_weights``.
+
+    Book: *Training a VAE on digits* (the loop and the estimators) and *VAE vs GAN on the same data*
+    (a GAN is not one).
     """
 
     def elbo(
