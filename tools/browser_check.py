@@ -1,6 +1,6 @@
 """Open every page of the built book in headless Chromium, offline, and check what a reader sees.
 
-Four checks per page, and two screenshots:
+Five checks per page, and two screenshots:
 
 1. **math**: MathJax finished (``MathJax.startup.promise``); a page whose HTML has math has
    ``mjx-container`` output in every ``.math`` element, no MathJax error node, and no raw TeX
@@ -13,6 +13,7 @@ Four checks per page, and two screenshots:
 4. **links**: every local ``href``/``src`` (``<a>``, ``<link>``, ``<script>``, ``<img>``, ...) names a
    file under the HTML directory, and its ``#fragment`` an ``id`` (or ``name``) in that file. Done in
    Python over the HTML files; external ``http(s)`` links are counted and skipped.
+5. **solutions**: every dropdown admonition (an exercise's solution) is folded on load.
 
 Usage::
 

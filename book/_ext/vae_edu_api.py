@@ -108,17 +108,21 @@ def chapter_for(qualname: str, obj: Any) -> list[str]:
     return book_chapters(module.__doc__) or [NOTATION]
 
 
+def _module_names() -> list[str]:
+    """``vae_edu`` and every module and package under it."""
+    import vae_edu
+
+    return ["vae_edu"] + [m.name for m in pkgutil.walk_packages(vae_edu.__path__, "vae_edu.")]
+
+
 def public_objects() -> dict[str, Any]:
     """Every public function and class of ``vae_edu``, by the dotted name the reference documents it under.
 
     That name is the module that defines the object, or — for a private module such as
     ``vae_edu.data._common`` — the public package that exports it.
     """
-    import vae_edu
-
-    names = ["vae_edu"] + [m.name for m in pkgutil.walk_packages(vae_edu.__path__, "vae_edu.")]
     found: dict[int, tuple[str, Any]] = {}
-    for modname in names:
+    for modname in _module_names():
         module = importlib.import_module(modname)
         for attr in getattr(module, "__all__", []):
             obj = getattr(module, attr)
@@ -134,11 +138,8 @@ def public_objects() -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def _exports() -> dict[int, list[str]]:
     """``{id(obj): [every public dotted name it is exported under]}``."""
-    import vae_edu
-
-    names = ["vae_edu"] + [m.name for m in pkgutil.walk_packages(vae_edu.__path__, "vae_edu.")]
     out: dict[int, list[str]] = {}
-    for modname in names:
+    for modname in _module_names():
         if any(part.startswith("_") for part in modname.split(".")):
             continue
         module = importlib.import_module(modname)
@@ -176,8 +177,8 @@ def missing_reference(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     """Resolve a name the way Python would, then point at where the reference documents it.
 
     Handles re-exports (``vae_edu.data._common.Split`` → ``vae_edu.data.Split``), names imported
-    into the current module (``LinearGaussian.posterior`` in ``vae_edu.linear_vae``), and a unique
-    class name used elsewhere.
+    into the current module (``LinearGaussian.posterior`` in ``vae_edu.linear_vae``), and the short
+    name of a public object used in another module's docstring.
     """
     if node.get("refdomain") != "py":
         return None
