@@ -66,3 +66,4 @@ def _assert_mc_agrees(
 @pytest.fixture
 def assert_mc_agrees() -> Callable[..., None]:
     return _assert_mc_agrees
+

@@ -108,3 +108,88 @@ def test_chapter_ends_with_exercises_and_closed_solutions(path: Path) -> None:
     for _, options in solutions:
         assert re.search(r"^:class: .*\bdropdown\b", options, re.M), f"{path.name}: a solution is not a dropdown"
         assert ":open:" not in options, f"{path.name}: a solution starts open"
+
+
+# A code cell draws a figure when it calls plt.show / plt.subplots / plt.figure, or one of the
+# book's show_... / plot_... helpers (a line that defines one, "def show_rows(", does not count).
+_DRAWS = re.compile(r"^(?!\s*def ).*(\bplt\.(show|subplots?|figure)\(|(?<![\w.])(show|plot)_\w+\()", re.M)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_that_draws_has_its_figure_committed(path: Path) -> None:
+    # A chapter executed with a non-interactive MPLBACKEND (Agg) stores no image: the book then
+    # shows no figure. `make execute` unexports MPLBACKEND; this catches a run that did not.
+    nb = json.loads(path.read_text())
+    missing = []
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code" or not _DRAWS.search("".join(cell["source"])):
+            continue
+        if not any("image/png" in out.get("data", {}) for out in cell["outputs"]):
+            missing.append(index)
+    assert not missing, f"{path.name}: cells {missing} draw a figure but have no image in their committed output"
+
+
+def test_the_figure_check_recognises_drawing_cells() -> None:
+    assert _DRAWS.search("fig, ax = plt.subplots(1, 2)\nplt.show()")
+    assert _DRAWS.search("show_rows([x], ['x'], 'title')")
+    assert not _DRAWS.search("def show_rows(rows, labels, title):\n    return None")
+    assert not _DRAWS.search("config.plot = 1\nmodel.show_all = True")
+
+
+# Literal seeds in a chapter: manual_seed(3), seed=3, default_rng(3), RandomState(3), random.seed(3).
+_LITERAL_SEED = re.compile(
+    r"\b(manual_seed|default_rng|RandomState|random\.seed)\(\s*[\d\s+*]+\)|\bseed\s*=\s*[\d\s+*]+[,)]"
+)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_seed_of_a_chapter_follows_vae_edu_seed(path: Path) -> None:
+    # VAE_EDU_SEED selects another run only if every seed goes through vae_edu.run_seed (or setup).
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"][1:]  # after the Colab bootstrap
+    literal = []
+    for cell in code:
+        for line in "".join(cell["source"]).splitlines():
+            if _LITERAL_SEED.search(line.replace("vae_edu.setup(seed=0)", "")):
+                literal.append(line.strip())
+    assert not literal, f"{path.name}: seeds that do not follow VAE_EDU_SEED (use vae_edu.run_seed):\n" + "\n".join(
+        literal
+    )
+
+
+def test_the_seed_check_recognises_literal_seeds() -> None:
+    for line in ["g = torch.Generator().manual_seed(3)", "fit(model, x, seed=0)", "np.random.default_rng(1)",
+                 "f(seed=10 + 2, k=1)"]:
+        assert _LITERAL_SEED.search(line), line
+    for line in ["g = torch.Generator().manual_seed(vae_edu.run_seed(3))", "fit(model, x, seed=vae_edu.run_seed(0))",
+                 "fit(model, x, seed=seed)"]:
+        assert not _LITERAL_SEED.search(line), line
+
+
+# Directives that MyST renders in the book. In Jupyter and Colab a markdown cell is plain markdown:
+# a colon fence (:::{important}) reads there as formatted text with typeset math, but a backtick
+# fence (```{important}) comes out as a code block showing raw LaTeX.
+_DIRECTIVE_IN_CODE = re.compile(r"<(pre|code)[^>]*>[^<]*\{(important|note|admonition|dropdown|warning|tip|math)\}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_boxes_and_solutions_read_as_formatted_text_in_jupyter(path: Path) -> None:
+    import nbconvert
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if c.cell_type == "markdown"]  # Jupyter's own markdown path
+    html, _ = nbconvert.HTMLExporter(template_name="classic").from_notebook_node(nb)
+    shown_as_code = [m.group(0)[-60:] for m in _DIRECTIVE_IN_CODE.finditer(html)]
+    assert not shown_as_code, f"{path.name}: directives rendered as code blocks in Jupyter: {shown_as_code}"
+    boxes = re.findall(r"^:{3,}\{(\w[\w-]*)\}", "\n".join(c.source for c in nb.cells), re.M)
+    assert len(re.findall(r":{3,}\{\w[\w-]*\}", html)) == len(boxes)  # each box's fence reads as text
+
+
+def test_the_jupyter_rendering_check_sees_a_backtick_directive_as_code() -> None:
+    import nbconvert
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("```{important}\n$x$ is **bold**\n```")])
+    html, _ = nbconvert.HTMLExporter(template_name="classic").from_notebook_node(nb)
+    assert _DIRECTIVE_IN_CODE.search(html)

@@ -270,3 +270,41 @@ def test_check_labels_accepts_and_rejects_by_name() -> None:
         check_labels("y", y, 9)
     with pytest.raises(ValueError, match=r"y must hold labels in \[0, 10\), got values in \[-1, 3\]"):
         check_labels("y", torch.tensor([-1, 3]), 10)
+
+
+# ----------------------------------------------------------------------------- VAE_EDU_SEED
+def test_run_seed_is_the_base_when_vae_edu_seed_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VAE_EDU_SEED", raising=False)
+    assert vae_edu.run_number() == 0
+    assert [vae_edu.run_seed(b) for b in (0, 3, 999)] == [0, 3, 999]
+
+
+@pytest.mark.parametrize("run", [1, 2, 17])
+def test_run_seed_shifts_every_seed_by_a_thousand_per_run(monkeypatch: pytest.MonkeyPatch, run: int) -> None:
+    monkeypatch.setenv("VAE_EDU_SEED", str(run))
+    assert vae_edu.run_number() == run
+    assert vae_edu.run_seed(0) == 1000 * run and vae_edu.run_seed(5) == 5 + 1000 * run
+    assert vae_edu.run_seed(2**32 - 1) == (2**32 - 1 + 1000 * run) % 2**32  # stays in numpy's range
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_setup_seeds_with_the_runs_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAE_EDU_SEED", "2")
+    assert setup(seed=3) == 2003
+    got = _draws()
+    monkeypatch.delenv("VAE_EDU_SEED")
+    assert setup(seed=2003) == 2003
+    assert torch.equal(got[2], _draws()[2])
+
+
+@pytest.mark.parametrize("text", ["one", "1.5", "-1"])
+def test_a_malformed_vae_edu_seed_is_named(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setenv("VAE_EDU_SEED", text)
+    with pytest.raises(ValueError, match="VAE_EDU_SEED"):
+        vae_edu.run_seed(0)
+
+
+@pytest.mark.parametrize(("base", "error"), [(-1, ValueError), (2**32, ValueError), (1.0, TypeError), (True, TypeError)])
+def test_run_seed_refuses_a_bad_base(base: object, error: type) -> None:
+    with pytest.raises(error, match="base"):
+        vae_edu.run_seed(base)  # type: ignore[arg-type]

@@ -34,12 +34,14 @@ from . import (
     utils,
     widgets,
 )
-from .utils import setup
+from .utils import run_number, run_seed, setup
 
 __version__ = "0.1.0"
 
 __all__ = [
     "setup",
+    "run_seed",
+    "run_number",
     "collapse",
     "conditional_linear",
     "data",

@@ -7,6 +7,7 @@ clipped or turned into a NaN three functions later.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Sequence
 
@@ -16,6 +17,10 @@ from torch import Tensor
 
 __all__ = [
     "setup",
+    "run_seed",
+    "run_number",
+    "RUN_ENV",
+    "RUN_STRIDE",
     "check_tensor",
     "check_event_shapes",
     "check_positive",
@@ -27,22 +32,85 @@ __all__ = [
 ]
 
 
-def setup(seed: int = 0, threads: int = 1) -> None:
+#: The environment variable that selects "another run" of every chapter (default 0).
+RUN_ENV = "VAE_EDU_SEED"
+#: How far apart two runs' seeds are: run ``r`` uses seed ``base + RUN_STRIDE * r`` (modulo
+#: ``2**32``) for each ``base``, so two runs share no seed as long as a chapter's seeds stay below
+#: ``RUN_STRIDE``.
+RUN_STRIDE = 1000
+
+
+def run_number() -> int:
+    """The run selected by the environment variable ``VAE_EDU_SEED`` (0 when it is unset).
+
+    Every seed a chapter uses goes through :func:`run_seed`, so setting ``VAE_EDU_SEED=1`` (or any
+    other number) before starting Jupyter shows *another run* of every chapter: new initial weights,
+    new minibatch orders, new Monte Carlo draws. What a chapter asserts must hold for every run.
+
+    Raises:
+        ValueError: if ``VAE_EDU_SEED`` is set to something other than a non-negative integer.
+    """
+    text = os.environ.get(RUN_ENV, "").strip()
+    if not text:
+        return 0
+    try:
+        number = int(text)
+    except ValueError:
+        raise ValueError(f"{RUN_ENV} must be a non-negative integer, got {text!r}") from None
+    if number < 0:
+        raise ValueError(f"{RUN_ENV} must be a non-negative integer, got {number}")
+    return number
+
+
+def run_seed(base: int = 0) -> int:
+    """The seed that stands for ``base`` in this run: ``base + 1000 * VAE_EDU_SEED`` (mod ``2**32``).
+
+    With ``VAE_EDU_SEED`` unset (run 0) it is ``base`` itself, so the committed outputs are run 0.
+    A chapter writes ``torch.Generator().manual_seed(vae_edu.run_seed(3))`` where it would write
+    ``manual_seed(3)``, and ``fit(..., seed=vae_edu.run_seed(0))``.
+
+    Args:
+        base: the seed of run 0, in ``[0, 2**32)``.
+
+    Returns:
+        The seed to use, a Python ``int``.
+
+    Raises:
+        TypeError: if ``base`` is not an integer.
+        ValueError: if ``base`` is outside ``[0, 2**32)`` or ``VAE_EDU_SEED`` is malformed.
+
+    >>> run_seed(3) == 3 + 1000 * run_number()
+    True
+    """
+    if isinstance(base, (bool, np.bool_)) or not isinstance(base, (int, np.integer)):
+        raise TypeError(f"base must be an int, got {type(base).__name__}")
+    if not 0 <= base < 2**32:  # numpy's range
+        raise ValueError(f"base must be in [0, 2**32 - 1], got {base}")
+    return (int(base) + RUN_STRIDE * run_number()) % 2**32
+
+
+def setup(seed: int = 0, threads: int = 1) -> int:
     """Seed every random number generator and fix torch's thread count.
 
-    Call it once at the top of a notebook or script: ``vae_edu.setup(seed=0)``.
+    Call it once at the top of a notebook or script: ``vae_edu.setup(seed=0)``. The generators are
+    seeded with :func:`run_seed` of ``seed``: the environment variable ``VAE_EDU_SEED`` (default 0)
+    selects another run, ``seed + 1000 * VAE_EDU_SEED``.
 
     One thread is the default on purpose: on a small (2-core) machine, torch with two threads
     runs many times slower as soon as anything else is busy, and one thread is as fast when
     the machine is idle.
 
     Args:
-        seed: seed for :mod:`random`, :mod:`numpy` and :mod:`torch`.
+        seed: seed of run 0 for :mod:`random`, :mod:`numpy` and :mod:`torch`, in ``[0, 2**32)``.
         threads: number of intra-op threads for torch (``torch.set_num_threads``).
+
+    Returns:
+        The seed actually used, ``run_seed(seed)``.
 
     Raises:
         TypeError: if ``seed`` or ``threads`` is not an integer.
-        ValueError: if ``seed`` is outside ``[0, 2**32 - 1]`` or ``threads`` is smaller than 1.
+        ValueError: if ``seed`` is outside ``[0, 2**32 - 1]``, ``threads`` is smaller than 1, or
+            ``VAE_EDU_SEED`` is malformed.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
@@ -52,10 +120,12 @@ def setup(seed: int = 0, threads: int = 1) -> None:
         raise ValueError(f"seed must be in [0, 2**32 - 1], got {seed}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    random.seed(int(seed))
-    np.random.seed(int(seed))
-    torch.manual_seed(int(seed))
+    used = run_seed(int(seed))
+    random.seed(used)
+    np.random.seed(used)
+    torch.manual_seed(used)
     torch.set_num_threads(int(threads))
+    return used
 
 
 def check_tensor(name: str, value: object, *, min_dim: int = 0) -> Tensor:
