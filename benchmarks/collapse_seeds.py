@@ -1,24 +1,24 @@
 """Benchmark: chapter 06's collapse experiments repeated over several runs (seeds).
 
-Chapter *Posterior collapse and the rate–distortion trade-off* trains each model once, with the
-seeds of one run (``VAE_EDU_SEED``). This script repeats its models with the seeds of runs
-0, 1, ..., ``--runs`` − 1, exactly as the chapter would make them with ``VAE_EDU_SEED`` = run:
-model initialisation ``torch.manual_seed(run_seed(0))``, ``fit(seed=run_seed(0))``, rate and
-distortion with ``run_seed(1)``, log-likelihoods with ``run_seed(3)``, where
-``run_seed(base) = base + 1000 * run``. The recipe is the chapter's: ``VAEConfig(hidden=64,
-decoder_dropout=0.0)``, 40 epochs, batch 64, Adam at 3e-3, no early stop, the best validation
-epoch kept. Per run it trains
+Chapter *Posterior collapse and the rate–distortion trade-off* trains each model once,
+with the seeds of one run (``VAE_EDU_SEED``). This script trains its models again with
+the seeds of runs 0, 1, ..., ``--runs`` − 1, exactly as the chapter makes them with
+``VAE_EDU_SEED`` = run: model initialisation ``torch.manual_seed(run_seed(0))``,
+``fit(seed=run_seed(0))``, rate and distortion with ``run_seed(1)``, log-likelihoods
+with ``run_seed(3)``, where ``run_seed(base) = base + 1000 * run``. The recipe is the
+chapter's: ``VAEConfig(hidden=64, decoder_dropout=0.0)``, 40 epochs, batch 64, Adam at
+3e-3, no early stop, the best validation epoch kept. Per run it trains
 
 * factorised decoder: β = 1, β = 4, KL warm-up (T = 10 epochs), free bits (λ = 0.25);
 * linear autoregressive decoder (a MADE without hidden layers): β = 1, β = 4;
 * MADE decoder (one hidden layer of 128): β = 1, β = 4, warm-up, free bits;
 
-(plus the chapter's default-architecture VAE, its β sweep 0.25, 0.5, 2 and its second seed,
-``run_seed(1)``, of the factorised plain, warm-up and free-bits models) and measures, on the 447
-test digits, the test −ELBO, rate, distortion (10 draws of z per image)
-and active units of each, the value of z to the ELBO of each decoder,
-−ELBO(β = 4) − (−ELBO(β = 1)), and the test NLL (importance sampling, K = 200) of the factorised
-β = 1 model and of both MADE models.
+plus the chapter's default-architecture VAE, the rest of its β sweep (0.25, 0.5, 2) and
+the second seed, ``run_seed(1)``, of its factorised plain, warm-up and free-bits models.
+On the 447 test digits it measures the test −ELBO, rate, distortion (10 draws of z per
+image) and active units of each model, the value of z to the ELBO of each decoder,
+−ELBO(β = 4) − (−ELBO(β = 1)), and the test NLL (importance sampling, K = 200) of the
+factorised β = 1 model and of both MADE models. Run 0 is the chapter's committed run.
 
 Prints one line per run and, as its LAST line, one JSON object with every figure.
 
@@ -49,20 +49,27 @@ from vae_edu.train import fit
 from vae_edu.utils import RUN_ENV
 
 SMALL = VAEConfig(hidden=64, decoder_dropout=0.0)
-RECIPE = dict(epochs=40, batch_size=64, lr=3e-3, optimizer="adam", patience=None, progress=False)
+RECIPE = dict(
+    epochs=40, batch_size=64, lr=3e-3, optimizer="adam", patience=None, progress=False
+)
 WARMUP_EPOCHS, FREE_BITS = 10, 0.25
 THRESHOLD = 0.01  # Burda et al.'s activity threshold
 DECODERS = {"default": None, "factorised": None, "linear AR": (), "MADE AR": (128,)}
 OBJECTIVES = {
-    "beta 0.25": {"beta": 0.25}, "beta 0.5": {"beta": 0.5}, "beta 1": {}, "beta 2": {"beta": 2.0},
-    "beta 4": {"beta": 4.0}, "warm-up": {"warmup_epochs": WARMUP_EPOCHS}, "free bits": {"free_bits": FREE_BITS},
+    "beta 0.25": {"beta": 0.25},
+    "beta 0.5": {"beta": 0.5},
+    "beta 1": {},
+    "beta 2": {"beta": 2.0},
+    "beta 4": {"beta": 4.0},
+    "warm-up": {"warmup_epochs": WARMUP_EPOCHS},
+    "free bits": {"free_bits": FREE_BITS},
 }
-# (decoder, objective, seed label): the models of one run of the chapter, seeded with run_seed(label)
+# (decoder, objective, seed label): the models of one run, seeded with run_seed(label)
 TRAINED = [("default", "beta 1", 0)]
 TRAINED += [("factorised", objective, 0) for objective in OBJECTIVES]
-TRAINED += [("factorised", objective, 1) for objective in ("beta 1", "warm-up", "free bits")]
+TRAINED += [("factorised", o, 1) for o in ("beta 1", "warm-up", "free bits")]
 TRAINED += [("linear AR", "beta 1", 0), ("linear AR", "beta 4", 0)]
-TRAINED += [("MADE AR", objective, 0) for objective in ("beta 1", "beta 4", "warm-up", "free bits")]
+TRAINED += [("MADE AR", o, 0) for o in ("beta 1", "beta 4", "warm-up", "free bits")]
 NLL_MODELS = [("factorised", "beta 1"), ("MADE AR", "beta 1"), ("MADE AR", "beta 4")]
 NLL_SAMPLES = 200
 
@@ -78,14 +85,14 @@ def _summary(values: list[float]) -> dict[str, object]:
 
 def _model(decoder: str) -> VAE:
     if decoder == "default":
-        return VAE()  # the book's default architecture, trained at lr 1e-3 in the chapter
+        return VAE()  # the book's default architecture (trained at lr 1e-3)
     hidden = DECODERS[decoder]
     return VAE(SMALL) if hidden is None else AutoregressiveVAE(SMALL, hidden)
 
 
 def run(run_number: int, data) -> dict[str, float]:
-    """Train and measure the models of one run of the chapter; returns its figures, flat."""
-    os.environ[RUN_ENV] = str(run_number)  # the chapter's seeds as in its run ``run_number``
+    """Train and measure the models of one run of the chapter; its figures, flat."""
+    os.environ[RUN_ENV] = str(run_number)  # the seeds of the chapter's run run_number
     seed = vae_edu.run_seed
     x_train, x_val, x_test = data.train.x, data.val.x, data.test.x
     figures: dict[str, float] = {}
@@ -93,10 +100,13 @@ def run(run_number: int, data) -> dict[str, float]:
     for decoder, objective, label in TRAINED:
         torch.manual_seed(seed(label))
         model = _model(decoder)
-        kwargs = RECIPE | OBJECTIVES[objective] | ({"lr": 1e-3} if decoder == "default" else {})
+        kwargs = RECIPE | OBJECTIVES[objective]
+        if decoder == "default":
+            kwargs |= {"lr": 1e-3}
         fit(model, x_train, x_val, seed=seed(label), **kwargs)
         models[decoder, objective, label] = model
-        rd = rate_distortion(model, x_test, num_samples=10, generator=torch.Generator().manual_seed(seed(1)))
+        gen = torch.Generator().manual_seed(seed(1))
+        rd = rate_distortion(model, x_test, num_samples=10, generator=gen)
         with torch.no_grad():
             mu_q, _ = model.encoder(x_test)  # (N, z_dim)
         _, num_active = active_units(mu_q, THRESHOLD)
@@ -106,28 +116,37 @@ def run(run_number: int, data) -> dict[str, float]:
         figures[f"{key}: distortion"] = rd.distortion
         figures[f"{key}: active"] = float(num_active)
         if decoder == "default":  # the fewest dimensions that carry 90% of the rate
-            share = torch.cumsum(rd.kl_per_dim.sort(descending=True).values, 0) / rd.rate
-            figures["default: dimensions for 90% of the rate"] = float(int((share < 0.9).sum()) + 1)
+            kl_sorted = rd.kl_per_dim.sort(descending=True).values  # (z_dim,)
+            share = torch.cumsum(kl_sorted, 0) / rd.rate
+            top = int((share < 0.9).sum()) + 1
+            figures["default: dimensions for 90% of the rate"] = float(top)
     for decoder in ("factorised", "linear AR", "MADE AR"):
         figures[f"{decoder}: value of z"] = (
-            figures[f"{decoder}, beta 4: neg_elbo"] - figures[f"{decoder}, beta 1: neg_elbo"]
+            figures[f"{decoder}, beta 4: neg_elbo"]
+            - figures[f"{decoder}, beta 1: neg_elbo"]
         )
     for decoder, objective in NLL_MODELS:
         gen = torch.Generator().manual_seed(seed(3))
-        nll = -log_likelihood(models[decoder, objective, 0], x_test, NLL_SAMPLES, generator=gen).mean().item()
+        model = models[decoder, objective, 0]
+        nll = -log_likelihood(model, x_test, NLL_SAMPLES, generator=gen).mean().item()
         figures[f"{decoder}, {objective}: nll"] = nll
-    figures["MADE AR: value of z to the NLL"] = figures["MADE AR, beta 4: nll"] - figures["MADE AR, beta 1: nll"]
-    collapsed = models["MADE AR", "beta 4", 0]  # spread of log p(x|z) over z ~ p(z), 20 test images
+    figures["MADE AR: value of z to the NLL"] = (
+        figures["MADE AR, beta 4: nll"] - figures["MADE AR, beta 1: nll"]
+    )
+    # the spread of log p(x|z) over z ~ p(z), 20 test images, under the collapsed MADE
+    collapsed = models["MADE AR", "beta 4", 0]
     with torch.no_grad():
-        z_prior = collapsed.prior.sample(500, generator=torch.Generator().manual_seed(seed(4)))[:, None, :]
-        log_p = collapsed.decoder.log_prob(x_test[:20], z_prior.expand(500, 20, SMALL.z_dim))  # (500, 20)
+        gen = torch.Generator().manual_seed(seed(4))
+        z_prior = collapsed.prior.sample(500, generator=gen)[:, None, :]  # (500, 1, z)
+        z_prior = z_prior.expand(500, 20, SMALL.z_dim)  # (500, 20, z_dim)
+        log_p = collapsed.decoder.log_prob(x_test[:20], z_prior)  # (500, 20)
     figures["MADE AR, beta 4: min std of log p(x|z)"] = log_p.std(dim=0).min().item()
     return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5, help="number of runs (0, 1, ...); default 5")
+    parser.add_argument("--runs", type=int, default=5, help="runs 0, 1, ...; default 5")
     args = parser.parse_args()
     vae_edu.setup(seed=0)  # one thread; every model below is seeded explicitly
     data = load_digits_split()
@@ -139,17 +158,23 @@ def main() -> None:
         f = run(r, data)
         per_run.append(f)
         print(
-            f"run {r}: value of z to the ELBO, factorised {f['factorised: value of z']:+.2f}, "
-            f"linear AR {f['linear AR: value of z']:+.2f}, MADE AR {f['MADE AR: value of z']:+.2f} nats; "
+            f"run {r}: value of z to the ELBO, "
+            f"factorised {f['factorised: value of z']:+.2f}, "
+            f"linear AR {f['linear AR: value of z']:+.2f}, "
+            f"MADE AR {f['MADE AR: value of z']:+.2f} nats; "
             f"MADE beta 1 rate {f['MADE AR, beta 1: rate']:.2f}, NLL beta 4 - beta 1 "
-            f"{f['MADE AR: value of z to the NLL']:+.2f}; {time.perf_counter() - w:.1f} s "
+            f"{f['MADE AR: value of z to the NLL']:+.2f}; "
+            f"{time.perf_counter() - w:.1f} s "
             f"({time.process_time() - c:.1f} s CPU)",
             flush=True,
         )
     report = {
         "benchmark": "collapse_seeds",
         "runs": args.runs,
-        "config": "VAEConfig(hidden=64, decoder_dropout=0.0); 40 epochs, batch 64, Adam 3e-3, no early stop",
+        "config": (
+            "VAEConfig(hidden=64, decoder_dropout=0.0); "
+            "40 epochs, batch 64, Adam 3e-3, no early stop"
+        ),
         "warmup_epochs": WARMUP_EPOCHS,
         "free_bits": FREE_BITS,
         "nll_samples": NLL_SAMPLES,
