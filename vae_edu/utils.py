@@ -34,7 +34,7 @@ __all__ = [
 
 #: The environment variable that selects "another run" of every chapter (default 0).
 RUN_ENV = "VAE_EDU_SEED"
-#: How far apart two runs' seeds are: run ``r`` uses seed ``base + RUN_STRIDE * r`` (modulo
+#: The distance between two runs' seeds. Run ``r`` uses seed ``base + RUN_STRIDE * r`` (modulo
 #: ``2**32``) for each ``base``, so two runs share no seed as long as a chapter's seeds stay below
 #: ``RUN_STRIDE``.
 RUN_STRIDE = 1000
