@@ -1,24 +1,27 @@
-"""Benchmark: chapter 09 (VAE vs GAN) over several runs — mode coverage on the toy ring, the digits verdict.
+"""Benchmark: chapter 09 (VAE vs GAN) over many runs: mode coverage, the digits verdict.
 
 Run ``r`` is the chapter executed with ``VAE_EDU_SEED=r``: every seed goes through
-``vae_edu.run_seed`` exactly as in the chapter, so run 0 reproduces the committed outputs (on the
-CPU that executed them) and runs 1, 2, ... are what a reader sees with another seed.
+``vae_edu.run_seed`` exactly as in the chapter, so run 0 is the chapter's own run (on
+this CPU) and runs 1, 2, ... are what a reader sees with another seed.
 
-* **Toy** (``--toy-runs``, two model seeds per run, as in the chapter): eight Gaussian modes of
-  sd 0.05 on a circle of radius 2; a GAN and a Gaussian-decoder VAE with the same networks and
-  budget. Per model seed: the fraction of 4 000 samples within 3 sd of a mode (GAN, VAE samples
-  x ~ p(x|z), VAE decoder means), the smallest mode share, the number of modes the GAN *drops*
-  (share < 2 %), the VAE's learned decoder sd and the test gap E[log p_data] - E[log p_VAE] (k = 100).
-* **Digits** (``--digit-runs``): the book's VAE and the chapter's GAN judged by the chapter's
-  classifier: confidence, classes with >= 2 % of the samples, class entropy, largest class share,
-  pairwise distance, the memorisation differences, the VAE's test -ELBO and NLL (k = 500), the
-  training CPU times, and the replayed-training-digits reference of Exercise 4.
+* **Toy** (``--toy-runs``, the chapter's two model seeds per run): eight Gaussian modes
+  of sd 0.05 on a circle of radius 2; a GAN and a Gaussian-decoder VAE with the same
+  networks and budget. Per model seed: the fraction of 4 000 samples within 3 sd of a
+  mode (GAN samples, VAE samples x ~ p(x|z), VAE decoder means), the smallest and
+  largest mode shares, the number of modes the GAN *drops* (share < 2 %), the mean
+  exact log-density of the samples, the VAE's learned decoder sd, and the test gap
+  E[log p_data] - E[log p_VAE] (k = 100).
+* **Digits** (``--digit-runs``): the book's VAE and the chapter's GAN judged by the
+  chapter's classifier: confidence, classes with >= 2 % of the samples, class entropy,
+  largest class share, pairwise distance, the memorisation differences, the VAE's test
+  -ELBO and NLL (k = 500), the training CPU times, and Exercise 4's replayed training
+  digits.
 
 Prints one line per run and, as its LAST line, one JSON object with every figure.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/vae_vs_gan.py                 # 10 toy runs, 5 digit runs
+    OMP_NUM_THREADS=1 python benchmarks/vae_vs_gan.py     # 10 toy runs, 10 digit runs
     OMP_NUM_THREADS=1 python benchmarks/vae_vs_gan.py --toy-runs 1 --digit-runs 1
 """
 
@@ -57,7 +60,7 @@ STD = 0.05  # the toy modes' standard deviation
 TOY = {"hidden": 64, "z_dim": 2, "epochs": 50, "batch_size": 64, "lr": 2e-3}
 TOY_SEEDS = (0, 1)  # the chapter's two model seeds per run
 NUM_TOY_SAMPLES = 4000
-DROPPED = 0.02  # a mode with a smaller share of the samples is dropped (the chapter's 2 %)
+DROPPED = 0.02  # a mode with a smaller share of the samples is dropped (chapter: 2 %)
 NUM_SAMPLES = 1000  # digits samples per model
 N_SE = 4
 
@@ -77,12 +80,16 @@ def _select_run(run: int) -> None:
     vae_edu.setup(seed=0)
 
 
+def _generator(base: int) -> torch.Generator:
+    return torch.Generator().manual_seed(vae_edu.run_seed(base))
+
+
 def _mode_stats(x: torch.Tensor, centres: torch.Tensor) -> dict[str, object]:
     labels = assign_modes(x, centres, STD)  # (N,)
-    share = torch.bincount(labels[labels >= 0], minlength=centres.shape[0]).double() / len(x)  # (K,)
+    counts = torch.bincount(labels[labels >= 0], minlength=centres.shape[0])  # (K,)
     return {
         "near": float((labels >= 0).double().mean()),
-        "share": share,
+        "share": counts.double() / len(x),
         "log_p_data": float(gaussian_mixture_2d_log_prob(x, centres, STD).mean()),
     }
 
@@ -91,29 +98,34 @@ def toy_run(run: int) -> list[dict[str, object]]:
     """The chapter's toy section as run ``run``: one dict per model seed."""
     _select_run(run)
     rs = vae_edu.run_seed
-    toy_train = make_gaussian_mixture_2d(2000, "ring", std=STD, generator=torch.Generator().manual_seed(rs(0)))
-    toy_val = make_gaussian_mixture_2d(500, "ring", std=STD, generator=torch.Generator().manual_seed(rs(1)))
-    toy_test = make_gaussian_mixture_2d(1000, "ring", std=STD, generator=torch.Generator().manual_seed(rs(2)))
+    toy_train = make_gaussian_mixture_2d(2000, "ring", std=STD, generator=_generator(0))
+    toy_val = make_gaussian_mixture_2d(500, "ring", std=STD, generator=_generator(1))
+    toy_test = make_gaussian_mixture_2d(1000, "ring", std=STD, generator=_generator(2))
     centres, k = toy_train.centres, toy_train.centres.shape[0]  # (8, 2)
     log_p_data_test = gaussian_mixture_2d_log_prob(toy_test.x, centres, STD)  # (1000,)
     out = []
     for seed in TOY_SEEDS:
         cpu = time.process_time()
         torch.manual_seed(rs(seed))
-        gan = GAN(GANConfig(x_dim=2, z_dim=TOY["z_dim"], hidden=TOY["hidden"], output="linear"))
-        fit_gan(gan, toy_train.x, epochs=TOY["epochs"], batch_size=TOY["batch_size"], lr=TOY["lr"], seed=rs(seed))
+        gan = GAN(GANConfig(x_dim=2, z_dim=TOY["z_dim"], hidden=TOY["hidden"],
+                            output="linear"))
+        fit_gan(gan, toy_train.x, epochs=TOY["epochs"], batch_size=TOY["batch_size"],
+                lr=TOY["lr"], seed=rs(seed))
         torch.manual_seed(rs(seed))
-        vae = VAE(VAEConfig(x_dim=2, z_dim=TOY["z_dim"], hidden=TOY["hidden"], likelihood="gaussian",
-                            decoder_dropout=0.0))
-        fit(vae, toy_train.x, toy_val.x, epochs=TOY["epochs"], batch_size=TOY["batch_size"], lr=TOY["lr"],
-            optimizer="adam", patience=None, seed=rs(seed), progress=False)
-        g = torch.Generator().manual_seed(rs(100 + seed))
+        vae = VAE(VAEConfig(x_dim=2, z_dim=TOY["z_dim"], hidden=TOY["hidden"],
+                            likelihood="gaussian", decoder_dropout=0.0))
+        fit(vae, toy_train.x, toy_val.x, epochs=TOY["epochs"],
+            batch_size=TOY["batch_size"], lr=TOY["lr"], optimizer="adam", patience=None,
+            seed=rs(seed), progress=False)
+        g = _generator(100 + seed)
         with torch.no_grad():
             z = vae.prior.sample(NUM_TOY_SAMPLES, g)  # (N, z_dim)
-            samples = {"gan": gan.sample(NUM_TOY_SAMPLES, g), "vae_x": vae.decoder.sample(z, g),
+            samples = {"gan": gan.sample(NUM_TOY_SAMPLES, g),
+                       "vae_x": vae.decoder.sample(z, g),
                        "vae_mean": vae.decoder.mean(z)}
         stats = {name: _mode_stats(x, centres) for name, x in samples.items()}
-        log_p_vae = log_likelihood(vae, toy_test.x, num_samples=100, generator=torch.Generator().manual_seed(rs(3)))
+        log_p_vae = log_likelihood(vae, toy_test.x, num_samples=100,
+                                   generator=_generator(3))  # (1000,)
         gap, gap_se = mc_mean((log_p_data_test - log_p_vae)[:, None])  # (1,) each
         std_p = torch.exp(0.5 * vae.decoder.log_var_p.detach())  # (2,)
         gan_share = stats["gan"]["share"]
@@ -121,8 +133,8 @@ def toy_run(run: int) -> list[dict[str, object]]:
         out.append({
             "run": run, "seed": seed,
             **{f"{name}_near": s["near"] for name, s in stats.items()},
-            **{f"{name}_min_share": float(s["share"].min()) for name, s in stats.items()},
-            **{f"{name}_max_share": float(s["share"].max()) for name, s in stats.items()},
+            **{f"{m}_min_share": float(st["share"].min()) for m, st in stats.items()},
+            **{f"{m}_max_share": float(st["share"].max()) for m, st in stats.items()},
             **{f"{name}_log_p_data": s["log_p_data"] for name, s in stats.items()},
             "gan_dropped": int((gan_share < DROPPED).sum()),
             "gan_rarest_neighbours": int(rarest[0] - rarest[1]) % k in (1, k - 1),
@@ -136,7 +148,7 @@ def toy_run(run: int) -> list[dict[str, object]]:
 
 
 def digits_run(run: int) -> dict[str, object]:
-    """The chapter's digits section (and Exercise 4's reference) as run ``run``."""
+    """The chapter's digits section and Exercise 4's replayed digits, as run ``run``."""
     _select_run(run)
     rs = vae_edu.run_seed
     cpu = time.process_time()
@@ -148,11 +160,13 @@ def digits_run(run: int) -> dict[str, object]:
     vae_fit = fit(digits_vae, levels.train.x, levels.val.x, progress=False)
     torch.manual_seed(rs(0))
     digits_gan = GAN(GANConfig(x_dim=64, z_dim=16, hidden=128))
-    gan_fit = fit_gan(digits_gan, unit.train.x, epochs=100, batch_size=64, lr=1e-3, seed=rs(0))
-    g = torch.Generator().manual_seed(rs(4))
+    gan_fit = fit_gan(digits_gan, unit.train.x, epochs=100, batch_size=64, lr=1e-3,
+                      seed=rs(0))
+    g = _generator(4)
     with torch.no_grad():
         z = digits_vae.prior.sample(NUM_SAMPLES, g)  # (1000, 16)
-        samples = {"gan": digits_gan.sample(NUM_SAMPLES, g), "vae_x": digits_vae.decoder.sample(z, g) / 16,
+        samples = {"gan": digits_gan.sample(NUM_SAMPLES, g),
+                   "vae_x": digits_vae.decoder.sample(z, g) / 16,
                    "vae_mean": digits_vae.decoder.mean(z) / 16}
     real_test = unit.test.x  # (447, 64)
     everything = {"real": real_test, **samples}
@@ -164,77 +178,111 @@ def digits_run(run: int) -> dict[str, object]:
         gap = qa.mean_confidence - qb.mean_confidence
         return gap, gap / math.hypot(qa.confidence_stderr, qb.confidence_stderr)
 
-    train_ref = unit.train.x[torch.randperm(1000, generator=torch.Generator().manual_seed(rs(5)))[:447]]
-    nn_difference = {}
-    for name, x in [("real_val", unit.val.x), *samples.items()]:
-        to_train = nearest_neighbour_distance(x, train_ref)
-        difference, se = mc_mean((to_train - nearest_neighbour_distance(x, real_test))[:, None])
-        nn_difference[name] = (float(difference[0]), float(se[0]))
+    def nn_difference(x: torch.Tensor) -> tuple[float, float]:
+        to_train = nearest_neighbour_distance(x, train_ref)  # (n,)
+        to_test = nearest_neighbour_distance(x, real_test)  # (n,)
+        difference, se = mc_mean((to_train - to_test)[:, None])  # (1,) each
+        return float(difference[0]), float(se[0])
+
+    train_ref = unit.train.x[torch.randperm(1000, generator=_generator(5))[:447]]
+    nn = {name: nn_difference(x)
+          for name, x in [("real_val", unit.val.x), *samples.items()]}
     typical = float(nearest_neighbour_distance(unit.val.x, train_ref).mean())
     neg_elbo = mean_negative_elbo(digits_vae, levels.test.x)
     log_p_hat, log_p_se = log_likelihood(digits_vae, levels.test.x, num_samples=500,
-                                         generator=torch.Generator().manual_seed(rs(6)), return_stderr=True)
-    nll, nll_se = -log_p_hat.mean(), log_p_se.pow(2).mean().sqrt() / math.sqrt(len(log_p_hat))
-    replayed = unit.train.x[torch.randint(1000, (447,), generator=torch.Generator().manual_seed(rs(7)))]
+                                         generator=_generator(6), return_stderr=True)
+    nll = -log_p_hat.mean()
+    nll_se = log_p_se.pow(2).mean().sqrt() / math.sqrt(len(log_p_hat))
+    replayed = unit.train.x[torch.randint(1000, (447,), generator=_generator(7))]
     replay_q = sample_quality(classifier, replayed)
-    to_train = nearest_neighbour_distance(replayed, train_ref)
-    replay_difference, replay_se = mc_mean((to_train - nearest_neighbour_distance(replayed, real_test))[:, None])
-    result: dict[str, object] = {"run": run, "classifier_accuracy": accuracy, "vae_epochs": vae_fit.epochs,
-                                 "vae_cpu_seconds": vae_fit.cpu_seconds, "gan_cpu_seconds": gan_fit.cpu_seconds,
-                                 "gan_to_vae_cpu": gan_fit.cpu_seconds / vae_fit.cpu_seconds,
-                                 "gan_d_real": gan_fit.d_real[-1], "gan_d_fake": gan_fit.d_fake[-1],
-                                 "gan_d_loss": gan_fit.d_loss[-1]}
+    replay_at_0 = nearest_neighbour_distance(replayed, train_ref) == 0  # (447,)
+    replay_in_reference = float(replay_at_0.double().mean())
+    replay_difference, replay_se = nn_difference(replayed)
+    result: dict[str, object] = {
+        "run": run, "classifier_accuracy": accuracy, "vae_epochs": vae_fit.epochs,
+        "vae_cpu_seconds": vae_fit.cpu_seconds, "gan_cpu_seconds": gan_fit.cpu_seconds,
+        "gan_to_vae_cpu": gan_fit.cpu_seconds / vae_fit.cpu_seconds,
+        "gan_d_real": gan_fit.d_real[-1], "gan_d_fake": gan_fit.d_fake[-1],
+        "gan_d_loss": gan_fit.d_loss[-1],
+    }
     for name, q in quality.items():
-        result |= {f"{name}_confidence": q.mean_confidence, f"{name}_classes": q.num_classes_covered,
-                   f"{name}_class_entropy": q.class_entropy, f"{name}_max_class": float(q.class_fractions.max()),
-                   f"{name}_min_class": float(q.class_fractions.min()), f"{name}_diversity": diversity[name]}
+        result |= {
+            f"{name}_confidence": q.mean_confidence,
+            f"{name}_classes": q.num_classes_covered,
+            f"{name}_class_entropy": q.class_entropy,
+            f"{name}_max_class": float(q.class_fractions.max()),
+            f"{name}_min_class": float(q.class_fractions.min()),
+            f"{name}_diversity": diversity[name],
+        }
     for name in samples:
         result[f"real_minus_{name}_confidence_se"] = gap_in_se("real", name)[1]
-    result["vae_x_minus_gan_confidence"], result["vae_x_minus_gan_confidence_se"] = gap_in_se("vae_x", "gan")
-    for name, (d, se) in nn_difference.items():
+    gap, gap_in_units = gap_in_se("vae_x", "gan")
+    result["vae_x_minus_gan_confidence"] = gap
+    result["vae_x_minus_gan_confidence_se"] = gap_in_units
+    for name, (d, se) in nn.items():
         result[f"{name}_nn_difference"], result[f"{name}_nn_difference_se"] = d, se
-    result |= {"typical_distance": typical, "neg_elbo": neg_elbo, "nll": float(nll), "nll_se": float(nll_se),
-               "replay_confidence_minus_real": replay_q.mean_confidence - quality["real"].mean_confidence,
-               "replay_diversity_minus_real": mean_pairwise_distance(replayed) - diversity["real"],
-               "replay_in_reference": float((to_train == 0).double().mean()),
-               "replay_nn_difference": float(replay_difference[0]), "replay_nn_difference_se": float(replay_se[0]),
-               "cpu_seconds": time.process_time() - cpu}
+    result |= {
+        "typical_distance": typical, "neg_elbo": neg_elbo,
+        "nll": float(nll), "nll_se": float(nll_se),
+        "replay_confidence_minus_real":
+            replay_q.mean_confidence - quality["real"].mean_confidence,
+        "replay_diversity_minus_real":
+            mean_pairwise_distance(replayed) - diversity["real"],
+        "replay_in_reference": replay_in_reference,
+        "replay_nn_difference": replay_difference, "replay_nn_difference_se": replay_se,
+        "cpu_seconds": time.process_time() - cpu,
+    }
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--toy-runs", type=int, default=10, help="runs of the toy section (2 seeds each); default 10")
-    parser.add_argument("--digit-runs", type=int, default=5, help="runs of the digits section; default 5")
+    parser.add_argument("--toy-runs", type=int, default=10,
+                        help="runs of the toy section (2 seeds each); default 10")
+    parser.add_argument("--digit-runs", type=int, default=10,
+                        help="runs of the digits section; default 10")
     args = parser.parse_args()
     toy = []
     for run in range(args.toy_runs):
         for r in toy_run(run):
             toy.append(r)
-            print(f"toy run {run} seed {r['seed']}: GAN near {r['gan_near']:.3f}, smallest share "
-                  f"{r['gan_min_share']:.3f}, dropped {r['gan_dropped']}; VAE x near {r['vae_x_near']:.3f}, "
-                  f"mean near {r['vae_mean_near']:.3f} (shares {r['vae_mean_min_share']:.3f}.."
-                  f"{r['vae_mean_max_share']:.3f}), decoder sd {r['vae_std_p_min']:.3f}; "
-                  f"test gap {r['test_gap']:.2f} ± {r['test_gap_se']:.2f}; {r['cpu_seconds']:.1f} s CPU", flush=True)
+            print(f"toy run {run} seed {r['seed']}: GAN near {r['gan_near']:.3f}, "
+                  f"smallest share {r['gan_min_share']:.3f}, "
+                  f"dropped {r['gan_dropped']}; VAE x near {r['vae_x_near']:.3f}, "
+                  f"mean near {r['vae_mean_near']:.3f} (shares "
+                  f"{r['vae_mean_min_share']:.3f}..{r['vae_mean_max_share']:.3f}), "
+                  f"decoder sd {r['vae_std_p_min']:.3f}; "
+                  f"test gap {r['test_gap']:.2f} ± {r['test_gap_se']:.2f}; "
+                  f"{r['cpu_seconds']:.1f} s CPU", flush=True)
     digits = []
     for run in range(args.digit_runs):
         r = digits_run(run)
         digits.append(r)
-        print(f"digits run {run}: classes GAN {r['gan_classes']} (largest {r['gan_max_class']:.2f}, entropy "
-              f"{r['gan_class_entropy']:.3f}), VAE {r['vae_x_classes']} (entropy {r['vae_x_class_entropy']:.3f}); "
+        gan_nn_se = r["gan_nn_difference"] / r["gan_nn_difference_se"]
+        print(f"digits run {run}: classes GAN {r['gan_classes']} "
+              f"(largest {r['gan_max_class']:.2f}, "
+              f"entropy {r['gan_class_entropy']:.3f}), "
+              f"VAE {r['vae_x_classes']} (entropy {r['vae_x_class_entropy']:.3f}); "
               f"confidence VAE - GAN {r['vae_x_minus_gan_confidence']:.3f} "
-              f"({r['vae_x_minus_gan_confidence_se']:.1f} se); NN diff GAN {r['gan_nn_difference']:.3f} "
-              f"({r['gan_nn_difference'] / r['gan_nn_difference_se']:.1f} se), VAE x {r['vae_x_nn_difference']:.3f}; "
-              f"-ELBO {r['neg_elbo']:.2f}, NLL {r['nll']:.2f}; CPU GAN/VAE {r['gan_to_vae_cpu']:.2f}; "
-              f"{r['cpu_seconds']:.1f} s CPU", flush=True)
-    toy_summary = {key: _summary([float(r[key]) for r in toy]) for key in toy[0] if key not in ("run", "seed")}
+              f"({r['vae_x_minus_gan_confidence_se']:.1f} se); "
+              f"NN diff GAN {r['gan_nn_difference']:.3f} ({gan_nn_se:.1f} se), "
+              f"VAE x {r['vae_x_nn_difference']:.3f}; "
+              f"-ELBO {r['neg_elbo']:.2f}, NLL {r['nll']:.2f}; "
+              f"CPU GAN/VAE {r['gan_to_vae_cpu']:.2f}; {r['cpu_seconds']:.1f} s CPU",
+              flush=True)
+    toy_summary = {key: _summary([float(r[key]) for r in toy])
+                   for key in toy[0] if key not in ("run", "seed")}
     toy_summary["gan_seeds_dropping_a_mode"] = sum(r["gan_dropped"] > 0 for r in toy)
-    digits_summary = {key: _summary([float(r[key]) for r in digits]) for key in digits[0] if key != "run"}
-    digits_summary["runs_gan_fewer_classes"] = sum(r["gan_classes"] < r["vae_x_classes"] for r in digits)
-    digits_summary["runs_gan_lower_entropy"] = sum(r["gan_class_entropy"] < r["vae_x_class_entropy"] for r in digits)
+    digits_summary = {key: _summary([float(r[key]) for r in digits])
+                      for key in digits[0] if key != "run"}
+    digits_summary["runs_gan_fewer_classes"] = sum(
+        r["gan_classes"] < r["vae_x_classes"] for r in digits)
+    digits_summary["runs_gan_lower_entropy"] = sum(
+        r["gan_class_entropy"] < r["vae_x_class_entropy"] for r in digits)
     report = {
         "benchmark": "vae_vs_gan",
-        "toy_runs": args.toy_runs, "toy_seeds_per_run": len(TOY_SEEDS), "toy_gan_seeds": len(toy),
+        "toy_runs": args.toy_runs, "toy_seeds_per_run": len(TOY_SEEDS),
+        "toy_gan_seeds": len(toy),
         "dropped_below": DROPPED,
         "digit_runs": args.digit_runs,
         "toy": toy_summary,

@@ -12,6 +12,7 @@ line over the JSON file and put the strings of :func:`quotes` into the text.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "vae_vs_gan.json"
 CHAPTER = ROOT / "notebooks" / "09_vae_vs_gan.ipynb"
 MODELS = ("gan", "vae_x", "vae_mean")  # GAN samples, VAE samples x ~ p(x|z), VAE means
+NUM_TOY_SAMPLES = 4000  # samples per toy model, as in the chapter
 
 
 def _markdown() -> str:
@@ -86,6 +88,8 @@ def quotes(run: dict) -> dict[str, str]:
                           f"{_range(dig['gan_confidence'], 3)}",
         "real confidence": f"real digits: {_range(dig['real_confidence'], 3)}",
         "gan classes": f"covered between {classes} classes",
+        "gan fewer classes": f"fewer than ten in {dig['runs_gan_fewer_classes']} "
+                             f"of the {runs}",
         "gan largest class": f"its largest class held {_range(dig['gan_max_class'])} "
                              "of its samples",
         "entropies": f"{_mean_std(dig['gan_class_entropy'])} nats against the VAE's "
@@ -126,8 +130,9 @@ def test_the_chapter_quotes_the_benchmark() -> None:
 
 def test_no_benchmark_run_contradicts_what_the_chapter_asserts_for_every_run() -> None:
     toy, dig = _run()["toy"], _run()["digits"]
-    for g, v in zip(_per_seed(toy, "gan_near"), _per_seed(toy, "vae_x_near")):
-        assert g > v  # the GAN's samples are nearer the modes than the VAE's
+    for g, x, m in zip(*(_per_seed(toy, f"{k}_near") for k in MODELS)):
+        for a, b in ((g, x), (m, x)):  # nearer the modes than VAE samples, by > 4 s.e.
+            assert a - b > 4 * math.sqrt((a * (1 - a) + b * (1 - b)) / NUM_TOY_SAMPLES)
     for g, x, m in zip(*(_per_seed(toy, f"{k}_log_p_data") for k in MODELS)):
         assert g > m > x
     assert toy["vae_mean_max_share"]["max"] < 1 / 8  # no mode gets 1/8 of the means
@@ -149,3 +154,15 @@ def test_no_benchmark_run_contradicts_what_the_chapter_asserts_for_every_run() -
                           _per_seed(dig, f"{m}_nn_difference_se"),
                           _per_seed(dig, "typical_distance"))
         assert all(d + 4 * se < 0 and d > -0.1 * t for d, se, t in differences)
+    # Exercise 4: replayed training digits are as diverse as real ones, and a copier's
+    # memorisation difference is below every model's by > 4 s.e. on each side
+    replay = zip(_per_seed(dig, "replay_diversity_minus_real"),
+                 _per_seed(dig, "replay_nn_difference"),
+                 _per_seed(dig, "replay_nn_difference_se"))
+    for run, (replay_off, d_replay, se_replay) in enumerate(replay):
+        real = _per_seed(dig, "real_diversity")[run]
+        for m in MODELS:
+            assert abs(replay_off) < abs(_per_seed(dig, f"{m}_diversity")[run] - real)
+            d = _per_seed(dig, f"{m}_nn_difference")[run]
+            se = _per_seed(dig, f"{m}_nn_difference_se")[run]
+            assert d_replay + 4 * se_replay < d - 4 * se
