@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make book   set up .venv and build the book into _build/html (warnings are errors)
 #   make test   set up .venv, build the book, then run every test (package + notebooks under nbval,
-#               and every chapter again as run 1 on torch's unvectorised kernels: tests/test_another_run.py)
+#               and every chapter again as run 1 on torch's unvectorised kernels: tests/test_another_run_*.py)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -13,7 +13,7 @@ export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 # The committed outputs, and nbval's comparison with them, are run 0 (VAE_EDU_SEED unset), drawn by
 # the kernel's own inline backend: a caller's MPLBACKEND=Agg would execute the chapters without
-# their figures. tests/test_another_run.py sets its own run (VAE_EDU_SEED=1).
+# their figures. tests/test_another_run_*.py set their own run (VAE_EDU_SEED=1).
 unexport VAE_EDU_SEED
 unexport MPLBACKEND
 
@@ -45,7 +45,7 @@ chromium:
 	  fi; }
 
 test-only: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Re-run every chapter top to bottom and store its outputs (what gets committed).
 # One notebook: make execute NOTEBOOKS=notebooks/01_gaussian_kl.ipynb

@@ -11,7 +11,7 @@ a fresh kernel whose environment sets
 * no ``MPLBACKEND``: the kernel's own inline backend, as in Jupyter.
 
 Nothing is compared with the committed outputs; the run passes when every cell runs, i.e. every
-assert of the chapter holds. The notebook file is not modified. ``tests/test_another_run.py``
+assert of the chapter holds. The notebook file is not modified. ``tests/test_another_run_1.py`` and ``_2.py``
 runs every chapter this way inside ``make test``. By hand:
 
     python tools/another_run.py notebooks/06_collapse_and_beta.ipynb            # run 1

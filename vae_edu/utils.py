@@ -89,7 +89,7 @@ def run_seed(base: int = 0) -> int:
     return (int(base) + RUN_STRIDE * run_number()) % 2**32
 
 
-def setup(seed: int = 0, threads: int = 1) -> int:
+def setup(seed: int = 0, threads: int = 1) -> None:
     """Seed every random number generator and fix torch's thread count.
 
     Call it once at the top of a notebook or script: ``vae_edu.setup(seed=0)``. The generators are
@@ -104,9 +104,6 @@ def setup(seed: int = 0, threads: int = 1) -> int:
         seed: seed of run 0 for :mod:`random`, :mod:`numpy` and :mod:`torch`, in ``[0, 2**32)``.
         threads: number of intra-op threads for torch (``torch.set_num_threads``).
 
-    Returns:
-        The seed actually used, ``run_seed(seed)``.
-
     Raises:
         TypeError: if ``seed`` or ``threads`` is not an integer.
         ValueError: if ``seed`` is outside ``[0, 2**32 - 1]``, ``threads`` is smaller than 1, or
@@ -120,12 +117,11 @@ def setup(seed: int = 0, threads: int = 1) -> int:
         raise ValueError(f"seed must be in [0, 2**32 - 1], got {seed}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    used = run_seed(int(seed))
+    used = run_seed(int(seed))  # seed itself unless VAE_EDU_SEED selects another run
     random.seed(used)
     np.random.seed(used)
     torch.manual_seed(used)
     torch.set_num_threads(int(threads))
-    return used
 
 
 def check_tensor(name: str, value: object, *, min_dim: int = 0) -> Tensor:
