@@ -66,4 +66,3 @@ def _assert_mc_agrees(
 @pytest.fixture
 def assert_mc_agrees() -> Callable[..., None]:
     return _assert_mc_agrees
-
