@@ -9,29 +9,18 @@ after re-running the benchmark: save its last line over the JSON file and update
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "benchmarks" / "results" / "digits_seed_spread.json"
-CHAPTER = ROOT / "notebooks" / "05_training_a_vae.ipynb"
+from quotes import benchmark_result, chapter_text
 
 
 @pytest.fixture(scope="module")
 def run() -> dict:
-    if not RESULT.exists():
-        pytest.fail(f"{RESULT} is missing: save the last line of the benchmark run chapter 05 quotes")
-    return json.loads(RESULT.read_text())
+    return benchmark_result("digits_seed_spread.json")
 
 
 @pytest.fixture(scope="module")
 def text() -> str:
-    """The chapter's markdown, lines joined by spaces (a quote may wrap)."""
-    cells = json.loads(CHAPTER.read_text())["cells"]
-    markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
-    return " ".join(markdown.split())
+    return chapter_text("05_training_a_vae.ipynb")
 
 
 def test_the_run_is_the_chapters_recipe_at_k_5000(run: dict) -> None:

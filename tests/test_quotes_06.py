@@ -12,15 +12,11 @@ line over the JSON file and update the chapter's text.
 
 from __future__ import annotations
 
-import json
 import statistics
-from pathlib import Path
 
 import pytest
+from quotes import benchmark_result, chapter_text
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "benchmarks" / "results" / "collapse_seeds.json"
-CHAPTER = ROOT / "notebooks" / "06_collapse_and_beta.ipynb"
 DECODERS = (  # (the benchmark's key, the chapter's label)
     ("factorised", "factorised"),
     ("linear AR", "linear autoregressive"),
@@ -29,17 +25,12 @@ DECODERS = (  # (the benchmark's key, the chapter's label)
 
 
 def _markdown() -> str:
-    """The chapter's markdown, each run of whitespace one space (a quote may wrap)."""
-    cells = json.loads(CHAPTER.read_text())["cells"]
-    texts = ("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
-    return " ".join(" ".join(text.split()) for text in texts)
+    return chapter_text("06_collapse_and_beta.ipynb")
 
 
 @pytest.fixture(scope="module")
 def run() -> dict:
-    if not RESULT.exists():
-        pytest.fail(f"{RESULT} is missing: save the last line of the quoted run")
-    return json.loads(RESULT.read_text())
+    return benchmark_result("collapse_seeds.json")
 
 
 def per_run(run: dict, key: str) -> list[float]:

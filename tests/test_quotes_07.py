@@ -10,27 +10,17 @@ save its last line over the JSON file and update the quoted sentences.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "benchmarks" / "results" / "latent_space.json"
-CHAPTER = ROOT / "notebooks" / "07_latent_space.ipynb"
+from quotes import benchmark_result, chapter_text
 
 
 def _cells(kind: str) -> str:
-    cells = json.loads(CHAPTER.read_text())["cells"]
-    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == kind)
-    return " ".join(text.split())  # line breaks inside a sentence do not matter
+    return chapter_text("07_latent_space.ipynb", kind)
 
 
 @pytest.fixture(scope="module")
 def run() -> dict:
-    if not RESULT.exists():
-        pytest.fail(f"{RESULT} is missing: save the last line of the benchmark's run")
-    return json.loads(RESULT.read_text())
+    return benchmark_result("latent_space.json")
 
 
 def _range(entry: dict, fmt: str) -> str:

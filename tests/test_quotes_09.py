@@ -11,28 +11,20 @@ line over the JSON file and put the strings of :func:`quotes` into the text.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
-import pytest
+from quotes import benchmark_result, chapter_text
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "benchmarks" / "results" / "vae_vs_gan.json"
-CHAPTER = ROOT / "notebooks" / "09_vae_vs_gan.ipynb"
 MODELS = ("gan", "vae_x", "vae_mean")  # GAN samples, VAE samples x ~ p(x|z), VAE means
 NUM_TOY_SAMPLES = 4000  # samples per toy model, as in the chapter
 
 
 def _markdown() -> str:
-    cells = json.loads(CHAPTER.read_text())["cells"]
-    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] != "code")
+    return chapter_text("09_vae_vs_gan.ipynb", flat=False)
 
 
 def _run() -> dict:
-    if not RESULT.exists():
-        pytest.fail(f"{RESULT} is missing: save the last line of the benchmark run")
-    return json.loads(RESULT.read_text())
+    return benchmark_result("vae_vs_gan.json")
 
 
 def _mean_range(entry: dict, digits: int = 2) -> str:

@@ -7,20 +7,15 @@ that the rounding is what the JSON says, so a re-run with other figures cannot l
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+from quotes import benchmark_result, chapter_text
 
 
 def _markdown() -> str:
-    cells = json.loads((ROOT / "notebooks" / "10_iaf.ipynb").read_text())["cells"]
-    return " ".join(" ".join("".join(c["source"]).split()) for c in cells if c["cell_type"] == "markdown")
+    return chapter_text("10_iaf.ipynb")
 
 
 def test_the_worse_nll_is_quoted_as_the_benchmark_measured_it() -> None:
-    result = json.loads((RESULTS / "iaf_gap.json").read_text())["results"]["z_dim=16"]
+    result = benchmark_result("iaf_gap.json")["results"]["z_dim=16"]
     worse = result["iaf"]["nll"]["mean"] - result["vae"]["nll"]["mean"]
     assert f"the IAF-VAE's NLL is about {worse:.1f} nats **worse**" in _markdown()
     # and it is worse for every seed, as the prose's "the gap closes because" needs
@@ -28,8 +23,8 @@ def test_the_worse_nll_is_quoted_as_the_benchmark_measured_it() -> None:
 
 
 def test_more_importance_samples_lowered_the_nll_by_about_a_tenth_of_a_nat() -> None:
-    k5000 = json.loads((RESULTS / "iaf_gap.json").read_text())
-    k1000 = json.loads((RESULTS / "iaf_gap_zdims.json").read_text())
+    k5000 = benchmark_result("iaf_gap.json")
+    k1000 = benchmark_result("iaf_gap_zdims.json")
     assert k5000["num_samples"] == 5000 and k1000["num_samples"] == 1000
     for model in ("vae", "iaf"):  # seed 0, z_dim 16: the same model in both runs
         nll_5000 = k5000["results"]["z_dim=16"][model]["nll"]["per_seed"][0]
@@ -39,7 +34,7 @@ def test_more_importance_samples_lowered_the_nll_by_about_a_tenth_of_a_nat() -> 
 
 
 def test_the_k_5000_evaluation_takes_about_a_minute_of_cpu() -> None:
-    result = json.loads((RESULTS / "iaf_gap.json").read_text())["results"]["z_dim=16"]
+    result = benchmark_result("iaf_gap.json")["results"]["z_dim=16"]
     cpu = result["vae"]["eval_cpu_seconds"]["mean"] + result["iaf"]["eval_cpu_seconds"]["mean"]
     assert 45 <= cpu <= 75, cpu
     assert "takes about a minute of CPU for the two models" in _markdown()

@@ -11,26 +11,17 @@ To refresh after re-running the benchmark: save its last line over the JSON file
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "benchmarks" / "results" / "dirichlet_topics.json"
+from quotes import benchmark_result, chapter_text
 
 
 def _markdown() -> str:
-    cells = json.loads((ROOT / "notebooks" / "11_dirichlet_vae.ipynb").read_text())["cells"]
-    # one space for every run of whitespace: the quotes may wrap anywhere in a cell
-    return " ".join(" ".join("".join(c["source"]).split()) for c in cells if c["cell_type"] == "markdown")
+    return chapter_text("11_dirichlet_vae.ipynb")
 
 
 @pytest.fixture(scope="module")
 def run() -> dict:
-    if not RESULT.exists():
-        pytest.fail(f"{RESULT} is missing: save the last line of the benchmark run chapter 11 quotes")
-    return json.loads(RESULT.read_text())
+    return benchmark_result("dirichlet_topics.json")
 
 
 def test_the_benchmark_ran_the_chapter_as_it_stands(run: dict) -> None:
@@ -61,8 +52,7 @@ def _both_recovered(run: dict) -> list[dict]:
 
 
 def _code() -> str:
-    cells = json.loads((ROOT / "notebooks" / "11_dirichlet_vae.ipynb").read_text())["cells"]
-    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return chapter_text("11_dirichlet_vae.ipynb", "code", flat=False)
 
 
 def test_what_the_chapter_asserts_in_every_run_held_in_every_benchmark_run(run: dict) -> None:
