@@ -82,6 +82,11 @@ class VAE(nn.Module):
         self.prior = Prior(config.z_dim)
         self.eval()  # dropout (if any) only inside fit()
 
+    @classmethod
+    def from_config(cls, config: VAEConfig | None = None) -> "VAE":
+        """The book's VAE built from ``config`` (the default :class:`VAEConfig` is the digits model)."""
+        return cls(config)
+
     @property
     def dtype(self) -> torch.dtype:
         """The dtype of the parameters (data must have it too)."""
