@@ -57,11 +57,55 @@ def test_kl_dirichlet_extreme_alpha(low, high, dtype, gen) -> None:
 
 def test_kl_dirichlet_zero_at_equality_and_broadcasts(dtype, gen) -> None:
     alpha = _alpha((2, 4, D), dtype, gen)
-    assert bool((kl_dirichlet(alpha, alpha) == 0).all())  # clamped at 0: never -1e-7
+    assert bool((kl_dirichlet(alpha, alpha) == 0).all())  # exactly 0 by construction, not by a clamp
     alpha_p = _alpha((D,), dtype, gen)
     got = kl_dirichlet(alpha, alpha_p)
     assert got.shape == (2, 4)
     torch.testing.assert_close(got, kl_dirichlet(alpha, alpha_p.expand(2, 4, D)), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "alpha_q, alpha_p, expected",
+    [
+        ((100.0, 100.0), (100.1, 100.0), 2.5175e-5),  # float32 gave -1.6e-5, clamped to 0
+        ((1e8, 1.0), (1.0, 1.0), 17.4207),  # float32 gave -1.7e2, clamped to 0
+        ((1e3, 2e3, 5.0), (1001.0, 2e3, 5.0), 3.33685e-4),
+        ((2.0, 3.0), (2.001, 3.0), 2.1172e-7),
+    ],
+)
+def test_kl_dirichlet_float32_is_accurate_where_terms_cancel(alpha_q, alpha_p, expected) -> None:
+    """The log-gamma terms are ~alpha_0 log alpha_0 and cancel to a small KL: float32 must still
+    agree with the float64 closed form (of the same float32 inputs) to float32 precision."""
+    q, p = torch.tensor(alpha_q, dtype=F32), torch.tensor(alpha_p, dtype=F32)
+    got = kl_dirichlet(q, p)
+    reference = kl_divergence(Dirichlet(q.double()), Dirichlet(p.double()))  # float64, same inputs
+    assert got.dtype == F32
+    assert got.item() == pytest.approx(reference.item(), rel=1e-5)
+    assert got.item() == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("scale", [1e-2, 1.0, 1e2, 1e4])
+def test_kl_dirichlet_float32_near_q_equals_p_matches_float64(scale, gen) -> None:
+    """Nearby Dirichlets (1 % apart) over four orders of concentration: float32 within 1e-5 of
+    the float64 closed form, and never negative."""
+    alpha_q = _alpha((200, 4), F64, gen, 0.5 * scale, 2.0 * scale)
+    alpha_p = alpha_q * (1.0 + 0.01 * torch.randn(200, 4, generator=gen, dtype=F64))
+    q, p = alpha_q.float(), alpha_p.float()
+    got = kl_dirichlet(q, p)
+    reference = kl_divergence(Dirichlet(q.double()), Dirichlet(p.double()))
+    assert bool((got > 0).all())
+    torch.testing.assert_close(got.double(), reference, rtol=1e-5, atol=0.0)
+
+
+def test_kl_dirichlet_float32_gradient_matches_float64(gen) -> None:
+    alpha_q = _alpha((3, D), F64, gen, 50.0, 500.0)
+    alpha_p = _alpha((3, D), F64, gen, 50.0, 500.0)
+    grads = []
+    for dtype in (F32, F64):
+        q = alpha_q.to(dtype).requires_grad_()
+        kl_dirichlet(q, alpha_p.to(dtype)).sum().backward()
+        grads.append(q.grad.double())
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-7)
 
 
 def test_kl_dirichlet_monte_carlo(assert_mc_agrees) -> None:
