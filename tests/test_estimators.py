@@ -297,6 +297,60 @@ def test_importance_log_mean_needs_two_samples() -> None:
         importance_log_mean(torch.zeros(1, 3))
 
 
+@pytest.mark.parametrize("fn", [log_mean_exp, importance_log_mean, effective_sample_size])
+@pytest.mark.parametrize("shape", [(0,), (0, 3)])
+def test_importance_helpers_refuse_an_empty_sample_axis_by_name(fn, shape) -> None:
+    with pytest.raises(ValueError, match=r"log_w has no samples"):
+        fn(torch.empty(shape))
+
+
+def test_log_mean_exp_refuses_an_empty_axis_at_dim() -> None:
+    with pytest.raises(ValueError, match=r"log_w has no samples.*dim=1"):
+        log_mean_exp(torch.empty(3, 0), dim=1)
+    with pytest.raises(ValueError, match=r"\bdim\b"):
+        log_mean_exp(torch.zeros(3), dim=1)
+
+
+@pytest.mark.parametrize("fn", [log_mean_exp, importance_log_mean, effective_sample_size])
+@pytest.mark.parametrize("value, name", [(float("inf"), r"\+inf"), (float("nan"), "NaN")])
+def test_importance_helpers_refuse_plus_inf_and_nan(fn, value, name) -> None:
+    with pytest.raises(ValueError, match=rf"log_w contains {name}"):
+        fn(torch.tensor([0.0, value, 1.0]))
+
+
+def test_log_mean_exp_takes_minus_inf_as_a_zero_weight(dtype) -> None:
+    """A -inf log-weight is a weight of 0: it counts in K, adds nothing, and agrees with torch.logsumexp."""
+    ninf = float("-inf")
+    log_w = torch.tensor([[0.0, ninf], [math.log(3.0), ninf], [ninf, ninf]], dtype=dtype)  # (K=3, 2)
+    got = log_mean_exp(log_w)
+    assert got[0].item() == pytest.approx(math.log(4.0 / 3.0), rel=1e-6)
+    assert got[1].item() == ninf  # every weight zero: log 0
+    torch.testing.assert_close(got, torch.logsumexp(log_w, dim=0) - math.log(3.0))
+    x = log_w.clone().requires_grad_()
+    log_mean_exp(x)[0].backward()  # finite gradient; zero for the zero weight
+    assert x.grad[:, 0].tolist() == pytest.approx([0.25, 0.75, 0.0])
+
+
+def test_importance_log_mean_with_zero_weights(dtype) -> None:
+    """-inf entries are zero weights in the standard error too; all zero gives log 0 and a NaN error."""
+    ninf = float("-inf")
+    w = torch.tensor([1.0, 3.0, 0.0, 0.0], dtype=F64)
+    log_p, se = importance_log_mean(torch.tensor([0.0, math.log(3.0), ninf, ninf], dtype=dtype))
+    mean, stderr = mc_mean(w)
+    assert log_p.item() == pytest.approx(math.log(mean.item()), rel=1e-6)
+    assert se.item() == pytest.approx((stderr / mean).item(), rel=1e-6)
+    log_p, se = importance_log_mean(torch.full((4, 2), ninf, dtype=dtype))
+    assert log_p.tolist() == [ninf, ninf] and bool(torch.isnan(se).all())
+    ess = effective_sample_size(torch.tensor([[0.0, ninf], [0.0, ninf], [ninf, ninf]], dtype=dtype))
+    assert ess[0].item() == pytest.approx(2.0) and math.isnan(ess[1].item())
+
+
+@pytest.mark.parametrize("generator", [42, "seed", torch.tensor(1)])
+def test_kl_monte_carlo_refuses_a_generator_that_is_not_one(generator) -> None:
+    with pytest.raises(TypeError, match=r"generator must be a torch\.Generator"):
+        kl_monte_carlo(torch.zeros(2), torch.zeros(2), generator=generator)
+
+
 # ------------------------------------------------------------------ iwae_bound and log_likelihood
 from torch import nn  # noqa: E402
 
@@ -485,10 +539,25 @@ def test_log_likelihood_bad_inputs(kwargs: dict, error: type, name: str) -> None
         log_likelihood(model, **args)
 
 
-@pytest.mark.parametrize("k, error", [(0, ValueError), (-1, ValueError), (1.0, TypeError), (True, TypeError)])
-def test_iwae_bound_bad_k(k, error) -> None:
-    with pytest.raises(error, match=r"\bk\b"):
-        iwae_bound(_small_vae(F32), torch.zeros(2, 5), k)
+@pytest.mark.parametrize("num_samples, error", [(0, ValueError), (-1, ValueError), (1.0, TypeError), (True, TypeError)])
+def test_iwae_bound_bad_num_samples(num_samples, error) -> None:
+    with pytest.raises(error, match=r"\bnum_samples\b"):
+        iwae_bound(_small_vae(F32), torch.zeros(2, 5), num_samples)
+
+
+def test_iwae_bound_takes_num_samples_by_name(gen) -> None:
+    model = _small_vae(F32)
+    x = torch.randint(0, 3, (3, 5), generator=gen).float()
+    a = iwae_bound(model, x, num_samples=4, generator=torch.Generator().manual_seed(2))
+    b = iwae_bound(model, x, 4, generator=torch.Generator().manual_seed(2))
+    assert a.shape == (3,) and torch.equal(a, b)
+
+
+@pytest.mark.parametrize("fn", ["iwae_bound", "log_likelihood"])
+def test_importance_estimators_refuse_a_generator_that_is_not_one(fn: str) -> None:
+    fns = {"iwae_bound": iwae_bound, "log_likelihood": log_likelihood}
+    with pytest.raises(TypeError, match=r"generator must be a torch\.Generator"):
+        fns[fn](_small_vae(F32), torch.zeros(2, 5), num_samples=3, generator=42)
 
 
 def test_log_likelihood_scores_a_model_in_evaluation_mode() -> None:

@@ -36,6 +36,29 @@ __all__ = [
 ]
 
 
+def _check_generator(generator: object) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__} {generator!r} "
+            f"(for a seed, pass torch.Generator().manual_seed(seed))"
+        )
+
+
+def _check_log_w(log_w: object, dim: int = 0) -> Tensor:
+    """Log-weights: a floating-point tensor, no NaN or +inf (a -inf is a zero weight), a non-empty sample axis."""
+    if not isinstance(log_w, Tensor) or not log_w.is_floating_point() or log_w.dim() < 1:
+        check_tensor("log_w", log_w, min_dim=1)  # raises, naming log_w
+    assert isinstance(log_w, Tensor)
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -log_w.dim() <= dim < log_w.dim():
+        raise ValueError(f"dim must be an int in [{-log_w.dim()}, {log_w.dim() - 1}] for log_w of shape {tuple(log_w.shape)}, got {dim!r}")
+    if bool(torch.isnan(log_w).any()) or bool((log_w == float("inf")).any()):
+        bad = "NaN" if bool(torch.isnan(log_w).any()) else "+inf"
+        raise ValueError(f"log_w contains {bad} values (-inf, a zero weight, is allowed)")
+    if log_w.shape[dim] == 0:
+        raise ValueError(f"log_w has no samples: its sample axis (dim={dim}) is empty, shape {tuple(log_w.shape)}")
+    return log_w
+
+
 def mc_mean(values: Tensor) -> tuple[Tensor, Tensor]:
     r"""Monte Carlo mean over the first (sample) dimension, with its standard error.
 
@@ -87,6 +110,7 @@ def kl_monte_carlo(
     """
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
         raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
+    _check_generator(generator)
     check_tensor("mu_q", mu_q, min_dim=1)
     check_tensor("log_var_q", log_var_q, min_dim=1)
     if (mu_p is None) != (log_var_p is None):
@@ -152,9 +176,12 @@ def log_mean_exp(log_w: Tensor, dim: int = 0) -> Tensor:
     This is how every importance-sampled likelihood is formed: with log-weights
     $\ell_k = \log p(x, z_k) - \log q(z_k|x)$ it is $\log \hat p(x)$. Computing ``exp`` first
     underflows to 0 for the log-likelihoods of real data (hundreds of nats below zero).
+    An entry $-\infty$ is a zero weight: it counts in $K$ and adds nothing to the sum; if all
+    are $-\infty$ the result is $-\infty$.
 
     Args:
-        log_w: log-values $\ell_k$, shape ``(K, ...)`` (or with the sample axis at ``dim``).
+        log_w: log-values $\ell_k$, shape ``(K, ...)`` (or with the sample axis at ``dim``),
+            ``K >= 1``; ``-inf`` allowed, NaN and ``+inf`` are not.
         dim: the sample axis.
 
     Returns:
@@ -162,7 +189,7 @@ def log_mean_exp(log_w: Tensor, dim: int = 0) -> Tensor:
 
     Book: *Latent-variable models and the intractable marginal*.
     """
-    check_tensor("log_w", log_w, min_dim=1)
+    _check_log_w(log_w, dim)
     num = log_w.shape[dim]
     return torch.logsumexp(log_w, dim=dim) - math.log(num)
 
@@ -174,9 +201,13 @@ def importance_log_mean(log_w: Tensor) -> tuple[Tensor, Tensor]:
     $\operatorname{se}(\log\hat p) \approx \operatorname{se}(\hat p)/\hat p
     = \frac{s_w}{\sqrt K\,\bar w}$, the *relative* standard error of $\hat p$.
     Everything is computed after dividing the weights by their maximum, so nothing overflows.
+    A ``-inf`` log-weight is a zero weight, as in :func:`log_mean_exp`. Where every weight is
+    zero, $\log\hat p = -\infty$ and the relative error $0/0$ is undefined: ``stderr`` is NaN
+    there (as in :func:`log_likelihood`), so a "within k standard errors" check fails.
 
     Args:
-        log_w: log-weights, shape ``(K, ...)`` with ``K >= 2``.
+        log_w: log-weights, shape ``(K, ...)`` with ``K >= 2``; ``-inf`` allowed, NaN and
+            ``+inf`` are not.
 
     Returns:
         ``(log_p_hat, stderr)``, each of shape ``(...)``. A large ``stderr`` (say > 0.1) means
@@ -184,11 +215,13 @@ def importance_log_mean(log_w: Tensor) -> tuple[Tensor, Tensor]:
 
     Book: *Latent-variable models and the intractable marginal*.
     """
-    check_tensor("log_w", log_w, min_dim=1)
+    _check_log_w(log_w)
     num = log_w.shape[0]
     if num < 2:
         raise ValueError(f"log_w needs at least 2 samples along dim 0 for a standard error, got {num}")
-    w = torch.exp(log_w - log_w.amax(dim=0, keepdim=True))  # (K, ...), max weight 1
+    shift = log_w.amax(dim=0, keepdim=True)  # (1, ...)
+    shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))  # all -inf: every weight 0
+    w = torch.exp(log_w - shift)  # (K, ...), max weight 1 (or all 0)
     w_bar, se_w = mc_mean(w)
     return log_mean_exp(log_w), se_w / w_bar
 
@@ -197,17 +230,18 @@ def effective_sample_size(log_w: Tensor) -> Tensor:
     r"""Kish's effective sample size of importance weights, $(\sum_k w_k)^2 / \sum_k w_k^2$.
 
     It is $K$ when all weights are equal (the proposal is the target) and near 1 when a single
-    weight dominates.
+    weight dominates. A ``-inf`` log-weight is a zero weight; where every weight is zero the
+    ratio is $0/0$ and the result is NaN.
 
     Args:
-        log_w: log-weights, shape ``(K, ...)``.
+        log_w: log-weights, shape ``(K, ...)``, ``K >= 1``; ``-inf`` allowed, NaN and ``+inf`` are not.
 
     Returns:
         Shape ``(...)``, values in $[1, K]$.
 
     Book: *Latent-variable models and the intractable marginal*.
     """
-    check_tensor("log_w", log_w, min_dim=1)
+    _check_log_w(log_w)
     return torch.exp(2 * torch.logsumexp(log_w, dim=0) - torch.logsumexp(2 * log_w, dim=0))
 
 
@@ -241,23 +275,24 @@ def _check_model(model: object) -> None:
 def iwae_bound(
     model: VariationalModel,
     x: Tensor | Sequence[Tensor],
-    k: int,
+    num_samples: int,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    r"""The importance-weighted bound $\mathcal L_k$ (IWAE), one Monte Carlo draw of it per example.
+    r"""The importance-weighted bound $\mathcal L_K$ (IWAE), one Monte Carlo draw of it per example.
 
-    $$\mathcal L_k(x) = \mathbb E_{z_1..z_k \sim q(z|x)}\Big[\log\frac1k\sum_{i=1}^k
-      \frac{p(x, z_i)}{q(z_i|x)}\Big],\qquad
-      \mathrm{ELBO} = \mathcal L_1 \le \mathcal L_k \le \mathcal L_{k+1} \le \log p(x)$$
+    $$\mathcal L_K(x) = \mathbb E_{z_1..z_K \sim q(z|x)}\Big[\log\frac1K\sum_{k=1}^K
+      \frac{p(x, z_k)}{q(z_k|x)}\Big],\qquad
+      \mathrm{ELBO} = \mathcal L_1 \le \mathcal L_K \le \mathcal L_{K+1} \le \log p(x)$$
 
-    The estimate is ``log_mean_exp`` of ``k`` log importance weights; it stays differentiable, so
-    ``-iwae_bound(model, x, k).mean()`` is the IWAE training loss. For large ``k`` and no
-    gradients use :func:`log_likelihood` (the same estimator, in memory-bounded chunks).
+    The estimate is ``log_mean_exp`` of ``num_samples`` $= K$ log importance weights; it stays
+    differentiable, so ``-iwae_bound(model, x, num_samples).mean()`` is the IWAE training loss.
+    For large $K$ and no gradients use :func:`log_likelihood` (the same estimator, in
+    memory-bounded chunks).
 
     Args:
         model: a :class:`~vae_edu.models.VariationalModel` (needs ``log_importance_weights``).
         x: data, shape ``(B, x_dim)`` (or a tuple ``(x, y, ...)`` for a conditional model).
-        k: number of importance samples (>= 1).
+        num_samples: $K$, the number of importance samples (>= 1).
         generator: optional :class:`torch.Generator`.
 
     Returns:
@@ -266,9 +301,10 @@ def iwae_bound(
     Book: *Training a VAE on digits*.
     """
     _check_model(model)
-    check_int("k", k)
+    check_int("num_samples", num_samples)
+    _check_generator(generator)
     batch = check_batch("x", x)
-    log_w = model.log_importance_weights(*batch, num_samples=k, generator=generator)  # (k, B)
+    log_w = model.log_importance_weights(*batch, num_samples=num_samples, generator=generator)  # (K, B)
     return log_mean_exp(log_w, dim=0)
 
 
@@ -339,6 +375,7 @@ def log_likelihood(
     _check_model(model)
     check_int("num_samples", num_samples)
     check_int("chunk_size", chunk_size)
+    _check_generator(generator)
     if return_stderr and num_samples < 2:
         raise ValueError(f"num_samples must be >= 2 for a standard error, got {num_samples}")
     batch = check_batch("x", x)
