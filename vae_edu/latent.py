@@ -4,7 +4,9 @@ r"""Is $z$ meaningful? Measurements of a VAE's latent space.
   of pairwise distances in two spaces (latent vs pixels);
 * paths: linear and spherical interpolation, and traversals of one latent dimension;
 * the aggregate posterior $q(z) = \frac1N\sum_n q(z|x_n)$ against the prior $p(z) = \mathcal N(0, I)$,
-  and the "holes": prior mass where $q(z)$ is much smaller than $p(z)$.
+  and the "holes": prior mass where $q(z)$ is much smaller than $p(z)$;
+* ELBO surgery: the average KL term split into the information the code carries about the
+  example, $I_q(n; z)$, and the aggregate posterior's distance from the prior, $\mathrm{KL}(q(z)\,\|\,p(z))$.
 
 Book: *Is z meaningful? The latent space*.
 """
@@ -29,6 +31,7 @@ __all__ = [
     "prior_quantile_grid",
     "prior_norm_mean_std",
     "aggregate_posterior_log_prob",
+    "elbo_surgery",
     "in_hole",
     "hole_fraction",
 ]
@@ -296,6 +299,46 @@ def aggregate_posterior_log_prob(z: Tensor, mu_q: Tensor, log_var_q: Tensor, *, 
         log_q = log_normal_diag(block[:, None, :], mu_q, log_var_q)  # (m, N)
         out.append(torch.logsumexp(log_q, dim=1) - math.log(mu_q.shape[0]))
     return torch.cat(out)
+
+
+def elbo_surgery(z: Tensor, mu_q: Tensor, log_var_q: Tensor) -> tuple[Tensor, Tensor]:
+    r"""ELBO surgery: the integrands of the two parts of the average KL term, at samples of $q(z|x_n)$.
+
+    With $n$ uniform over the $N$ data points and $q(z) = \frac1N\sum_n q(z|x_n)$
+    (Hoffman & Johnson, 2016),
+
+    $$\frac1N\sum_{n=1}^N \mathrm{KL}\big(q(z|x_n)\,\|\,p(z)\big)
+      = \underbrace{\frac1N\sum_{n=1}^N \mathbb E_{q(z|x_n)}\Big[\log\frac{q(z|x_n)}{q(z)}\Big]}_{I_q(n;\,z)}
+      + \underbrace{\mathbb E_{q(z)}\Big[\log\frac{q(z)}{p(z)}\Big]}_{\mathrm{KL}(q(z)\,\|\,p(z))}$$
+
+    with $p(z) = \mathcal N(0, I)$ and $\log q(z)$ from :func:`aggregate_posterior_log_prob`.
+    At every $z$ the two integrands add up to $\log q(z|x_n) - \log p(z)$, the integrand of
+    the KL term, and the first is at most $\log N$ (since $q(z) \ge q(z|x_n)/N$), so
+    $0 \le I_q(n; z) \le \log N$.
+
+    Args:
+        z: samples, shape ``(K, N, z_dim)``, with ``z[k, n]`` drawn from $q(z|x_n)$ (e.g.
+            :func:`~vae_edu.distributions.reparameterize` with noise of shape ``(K, N, z_dim)``).
+        mu_q, log_var_q: the encoder's outputs for the $N$ data points, shape ``(N, z_dim)`` each.
+
+    Returns:
+        ``(information, marginal)``, each of shape ``(K, N)``: $\log q(z|x_n) - \log q(z)$ and
+        $\log q(z) - \log p(z)$ at ``z[k, n]``. Their means over all $KN$ samples
+        (:func:`~vae_edu.estimators.mc_mean` of the flattened values) estimate $I_q(n; z)$ and
+        $\mathrm{KL}\big(q(z)\,\|\,p(z)\big)$ without bias.
+
+    Book: *The ELBO, derived and checked*.
+    """
+    check_tensor("z", z, min_dim=3)
+    _check_points("mu_q", mu_q)
+    if z.dim() != 3 or z.shape[1:] != mu_q.shape:
+        raise ValueError(
+            f"z must have shape (K, N, z_dim) with (N, z_dim) = {tuple(mu_q.shape)}, got {tuple(z.shape)}"
+        )
+    flat = z.reshape(-1, z.shape[-1])  # (K * N, z_dim)
+    log_q_z = aggregate_posterior_log_prob(flat, mu_q, log_var_q).view(z.shape[:2])  # (K, N)
+    log_q_z_given_x = log_normal_diag(z, mu_q, log_var_q)  # (K, N)
+    return log_q_z_given_x - log_q_z, log_q_z - log_standard_normal(z)
 
 
 def in_hole(z: Tensor, mu_q: Tensor, log_var_q: Tensor, ratio: float = 0.1) -> Tensor:
