@@ -1,4 +1,4 @@
-"""The notebooks' first cell: installs vae_edu on Google Colab, from the URL in _config.yml.
+"""The notebooks' first cell: installs vae_edu with its ``book`` extra on Google Colab, from the URL in _config.yml.
 
 The repository URL lives in exactly one place, ``_config.yml`` (``repository.url``). This tool
 renders the bootstrap cell from it and checks or rewrites the first code cell of every notebook:
@@ -19,6 +19,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TAGS = ["hide-input"]
+#: The extra the chapters need on top of the package (matplotlib, ipywidgets, ipython: pyproject.toml).
+EXTRA = "book"
 
 
 def repository_url(root: Path = ROOT) -> str:
@@ -29,17 +31,19 @@ def repository_url(root: Path = ROOT) -> str:
 
 
 def cell_source(url: str) -> str:
-    """The bootstrap cell's source for a given repository URL."""
+    """The bootstrap cell's source for a given repository URL: ``pip install "vae-edu[book] @ git+<url>"``."""
     return (
         "# NBVAL_IGNORE_OUTPUT\n"
-        "# On Google Colab only: install the book's package, vae_edu, from its repository.\n"
+        "# On Google Colab only: install the book's package, vae_edu, from its repository,\n"
+        f"# with the [{EXTRA}] extra the chapters' figures and sliders need.\n"
         "# Elsewhere (a local clone, the rendered book) this cell does nothing.\n"
         "import subprocess\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
+        f'    package = "vae-edu[{EXTRA}] @ git+{url}"\n'
         "    subprocess.run(\n"
-        f'        [sys.executable, "-m", "pip", "install", "--quiet", "vae-edu @ git+{url}"],\n'
+        '        [sys.executable, "-m", "pip", "install", "--quiet", package],\n'
         "        check=True,\n"
         "    )"
     )
