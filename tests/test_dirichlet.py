@@ -137,6 +137,16 @@ def test_kl_dirichlet_rejects_non_positive(which) -> None:
 
 
 # ------------------------------------------------------------------ log_dirichlet, sampling
+@pytest.mark.parametrize("generator", [42, "seed", torch.tensor(1)])
+@pytest.mark.parametrize("fn", ["rsample_dirichlet", "rsample_logistic_normal"])
+def test_samplers_refuse_a_generator_that_is_not_one(fn, generator) -> None:
+    with pytest.raises(TypeError, match=r"generator must be a torch\.Generator"):
+        if fn == "rsample_dirichlet":
+            rsample_dirichlet(torch.ones(D), 2, generator=generator)
+        else:
+            rsample_logistic_normal(torch.zeros(D), torch.zeros(D), 2, generator=generator)
+
+
 def test_log_dirichlet_matches_torch(batch_shape, dtype, gen, tol) -> None:
     alpha = _alpha((*batch_shape, D), dtype, gen)
     theta = Dirichlet(alpha.double()).sample().to(dtype)

@@ -230,6 +230,38 @@ def test_reparameterize_without_eps(dtype) -> None:
     assert torch.equal(a, reparameterize(mu, log_var))
 
 
+def test_reparameterize_draws_num_samples(batch_shape, dtype, gen) -> None:
+    """num_samples=K draws eps of shape (K, *mu.shape) from the generator, as the caller would."""
+    shape = (*batch_shape, D)
+    mu, log_var = _params(shape, dtype, gen)
+    z = reparameterize(mu, log_var, num_samples=5, generator=torch.Generator().manual_seed(4))
+    assert z.shape == (5, *shape) and z.dtype == dtype
+    eps = torch.randn((5, *shape), generator=torch.Generator().manual_seed(4), dtype=dtype)
+    torch.testing.assert_close(z, reparameterize(mu, log_var, eps), rtol=0, atol=0)
+    one = reparameterize(mu, log_var, num_samples=1, generator=torch.Generator().manual_seed(4))
+    assert one.shape == (1, *shape)
+
+
+@pytest.mark.parametrize(
+    "num_samples, error, match",
+    [(0, ValueError, "num_samples"), (2.0, TypeError, "num_samples"), (True, TypeError, "num_samples")],
+)
+def test_reparameterize_bad_num_samples(num_samples, error, match) -> None:
+    with pytest.raises(error, match=match):
+        reparameterize(torch.zeros(D), torch.zeros(D), num_samples=num_samples)
+
+
+def test_reparameterize_refuses_eps_and_num_samples_together() -> None:
+    with pytest.raises(ValueError, match="eps or num_samples, not both"):
+        reparameterize(torch.zeros(D), torch.zeros(D), torch.zeros(4, D), num_samples=4)
+
+
+@pytest.mark.parametrize("generator", [42, "seed", torch.tensor(1)])
+def test_reparameterize_refuses_a_generator_that_is_not_one(generator) -> None:
+    with pytest.raises(TypeError, match=r"generator must be a torch\.Generator"):
+        reparameterize(torch.zeros(D), torch.zeros(D), generator=generator)
+
+
 def test_reparameterize_moments(batch_shape, dtype, gen) -> None:
     """Sample mean and variance of $z$ within 4 standard errors of $\\mu$ and $\\sigma^2$."""
     shape = (*batch_shape, D)

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from .utils import check_event_shapes, check_tensor, cholesky_checked
+from .utils import check_event_shapes, check_int, check_tensor, cholesky_checked
 
 __all__ = [
     "LOG_2PI",
@@ -169,6 +169,7 @@ def reparameterize(
     log_var: Tensor,
     eps: Tensor | None = None,
     *,
+    num_samples: int | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     r"""Draw $z \sim \mathcal N(\mu, \operatorname{diag}\sigma^2)$ as a differentiable function of $\mu$ and $\log\sigma^2$.
@@ -183,15 +184,18 @@ def reparameterize(
         log_var: log-variances, same shape as ``mu``.
         eps: optional standard-normal noise. Its shape must *end with* ``mu.shape``; extra
             leading dimensions are sample dimensions, e.g. ``(K, B, D)`` for ``K`` samples per
-            example. If ``None``, one sample of shape ``mu.shape`` is drawn.
+            example. If ``None``, it is drawn: of shape ``(num_samples, *mu.shape)``, or
+            ``mu.shape`` when ``num_samples`` is ``None``.
+        num_samples: $K$, the number of samples to draw (only when ``eps`` is ``None``).
         generator: optional :class:`torch.Generator` used when ``eps`` is ``None``.
 
     Returns:
-        $z$, shape ``eps.shape`` (or ``mu.shape``).
+        $z$, shape ``eps.shape``: ``(K, ..., D)`` with ``num_samples``, else ``mu.shape``.
 
     Raises:
-        ValueError: if ``mu`` and ``log_var`` differ in shape, or ``eps`` does not end with
-            ``mu.shape``.
+        ValueError: if ``mu`` and ``log_var`` differ in shape, ``eps`` does not end with
+            ``mu.shape``, or both ``eps`` and ``num_samples`` are given.
+        TypeError: if ``generator`` is not a :class:`torch.Generator`.
 
     Book: *The Gaussian KL* (Monte Carlo checks) and *The reparameterization trick*.
     """
@@ -205,7 +209,11 @@ def reparameterize(
     if log_var.dtype != mu.dtype:
         raise TypeError(f"log_var has dtype {log_var.dtype} but mu has dtype {mu.dtype}")
     if eps is None:
-        eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device, generator=generator)
+        _check_generator(generator)
+        shape = mu.shape if num_samples is None else (check_int("num_samples", num_samples), *mu.shape)
+        eps = torch.randn(shape, dtype=mu.dtype, device=mu.device, generator=generator)  # ([K,] ..., D)
+    elif num_samples is not None:
+        raise ValueError("give eps or num_samples, not both: eps already fixes the number of samples")
     else:
         check_tensor("eps", eps, min_dim=1)
         if eps.dtype != mu.dtype:
@@ -217,6 +225,14 @@ def reparameterize(
             )
     std = torch.exp(0.5 * log_var)  # (..., D)
     return mu + std * eps  # (*sample_shape, ..., D)
+
+
+def _check_generator(generator: object) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__} {generator!r} "
+            f"(for a seed, pass torch.Generator().manual_seed(seed))"
+        )
 
 
 def _check_x_against_logits(x: Tensor, logits: Tensor, event_dims: int) -> None:

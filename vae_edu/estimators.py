@@ -122,8 +122,7 @@ def kl_monte_carlo(
     else:
         shape = check_event_shapes(mu_q=mu_q, log_var_q=log_var_q)
     mu_q, log_var_q = mu_q.expand(shape), log_var_q.expand(shape)  # (..., D), the broadcast shape
-    eps = torch.randn((num_samples, *shape), dtype=mu_q.dtype, device=mu_q.device, generator=generator)
-    z = reparameterize(mu_q, log_var_q, eps)  # (N, ..., D)
+    z = reparameterize(mu_q, log_var_q, num_samples=num_samples, generator=generator)  # (N, ..., D)
     log_q = log_normal_diag(z, mu_q, log_var_q)  # (N, ...)
     if mu_p is None or log_var_p is None:
         log_p = log_standard_normal(z)
