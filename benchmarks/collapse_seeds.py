@@ -43,8 +43,8 @@ import vae_edu
 from vae_edu.collapse import active_units, rate_distortion
 from vae_edu.data import load_digits_split
 from vae_edu.estimators import log_likelihood
-from vae_edu.models import VAE, VAEConfig
-from vae_edu.models.autoregressive import AutoregressiveVAE
+from vae_edu.models import VAE, Encoder, StandardNormalPrior, VAEConfig
+from vae_edu.models.autoregressive import AutoregressiveDecoder
 from vae_edu.train import fit
 from vae_edu.utils import RUN_ENV
 
@@ -85,9 +85,11 @@ def _summary(values: list[float]) -> dict[str, object]:
 
 def _model(decoder: str) -> VAE:
     if decoder == "default":
-        return VAE()  # the book's default architecture (trained at lr 1e-3)
+        return VAE.from_config()  # the book's default architecture (trained at lr 1e-3)
     hidden = DECODERS[decoder]
-    return VAE(SMALL) if hidden is None else AutoregressiveVAE(SMALL, hidden)
+    if hidden is None:
+        return VAE.from_config(SMALL)
+    return VAE(Encoder(SMALL), AutoregressiveDecoder(SMALL, hidden), StandardNormalPrior(SMALL.z_dim))
 
 
 def run(run_number: int, data) -> dict[str, float]:

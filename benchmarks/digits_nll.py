@@ -1,6 +1,6 @@
 """Benchmark: the default VAE on the digits split — test −ELBO, test NLL at k = 5000, and timings.
 
-Trains ``VAE()`` (categorical decoder over 17 levels, z_dim 16, two hidden layers of 256) with
+Trains ``VAE.from_config()`` (categorical decoder over 17 levels, z_dim 16, two hidden layers of 256) with
 ``fit``'s defaults on the 1000 training digits (early stopping on the 350 validation digits),
 for several seeds, then estimates on the 447 test digits
 
@@ -45,7 +45,7 @@ def run(seed: int, num_samples: int, fit_kwargs: dict, config_kwargs: dict) -> d
     """Train one model and evaluate it; returns the figures of one seed."""
     vae_edu.setup(seed=seed)
     data = load_digits_split()
-    model = VAE(VAEConfig(**config_kwargs))
+    model = VAE.from_config(VAEConfig(**config_kwargs))
     wall, cpu = time.perf_counter(), time.process_time()
     history = fit(model, data.train.x, data.val.x, seed=seed, progress=False, **fit_kwargs)
     train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu

@@ -2,7 +2,7 @@
 
 Chapter *Training a VAE on digits* trains its model twice (seeds 0 and 1) and says that retraining
 moves the test NLL by many times the error of the 5000-sample estimator. Two seeds cannot settle
-that; this benchmark trains the chapter's recipe (``VAE(VAEConfig())``, ``fit``'s defaults, early
+that; this benchmark trains the chapter's recipe (``VAE.from_config(VAEConfig())``, ``fit``'s defaults, early
 stopping on the 350 validation digits) for ``--seeds`` seeds and, on the 447 test digits, measures
 per seed
 
@@ -57,7 +57,7 @@ def run(seed: int, num_samples: int) -> dict[str, object]:
     data = load_digits_split("levels")
     x_train, x_val, x_test = data.train.x, data.val.x, data.test.x
     torch.manual_seed(seed)  # the initial weights
-    model = VAE(VAEConfig())
+    model = VAE.from_config(VAEConfig())
     cpu = time.process_time()
     history = fit(model, x_train, x_val, seed=seed, progress=False)
     train_cpu = time.process_time() - cpu
@@ -116,7 +116,7 @@ def main() -> None:
     se_mean = statistics.fmean(float(r["nll_se_estimator"]) for r in runs)
     report = {
         "benchmark": "digits_seed_spread",
-        "model": "VAE(VAEConfig()), fit defaults",
+        "model": "VAE.from_config(VAEConfig()), fit defaults",
         "seeds": args.seeds,
         "num_samples": args.num_samples,
         "figures": figures,

@@ -73,7 +73,7 @@ def _neg_elbo(model: VAE, x: torch.Tensor) -> float:
 
 def _train(z_dim: int, epochs: int, data) -> VAE:
     """The chapter's digits VAE, trained for at most ``epochs`` epochs."""
-    model = VAE(VAEConfig(z_dim=z_dim))
+    model = VAE.from_config(VAEConfig(z_dim=z_dim))
     fit(model, data.train.x, data.val.x, epochs=epochs, seed=vae_edu.run_seed(0),
         progress=False)
     return model
@@ -151,7 +151,7 @@ def beta_run() -> dict[str, float]:
     out: dict[str, float] = {}
     for beta in BETAS:
         vae_edu.setup(seed=0)  # same initialisation for every beta, as in the chapter
-        model = VAE(config)
+        model = VAE.from_config(config)
         fit(model, shapes.x, shapes.x, beta=beta, epochs=200, patience=None,
             batch_size=32, lr=3e-3, optimizer="adam", seed=vae_edu.run_seed(0),
             progress=False)

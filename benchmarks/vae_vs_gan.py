@@ -112,7 +112,7 @@ def toy_run(run: int) -> list[dict[str, object]]:
         fit_gan(gan, toy_train.x, epochs=TOY["epochs"], batch_size=TOY["batch_size"],
                 lr=TOY["lr"], seed=rs(seed))
         torch.manual_seed(rs(seed))
-        vae = VAE(VAEConfig(x_dim=2, z_dim=TOY["z_dim"], hidden=TOY["hidden"],
+        vae = VAE.from_config(VAEConfig(x_dim=2, z_dim=TOY["z_dim"], hidden=TOY["hidden"],
                             likelihood="gaussian", decoder_dropout=0.0))
         fit(vae, toy_train.x, toy_val.x, epochs=TOY["epochs"],
             batch_size=TOY["batch_size"], lr=TOY["lr"], optimizer="adam", patience=None,
@@ -156,7 +156,7 @@ def digits_run(run: int) -> dict[str, object]:
     classifier = fit_digit_classifier(unit.train.x, unit.train.y, seed=rs(0))
     accuracy = classifier.accuracy(unit.test.x, unit.test.y)
     torch.manual_seed(rs(0))
-    digits_vae = VAE()
+    digits_vae = VAE.from_config()
     vae_fit = fit(digits_vae, levels.train.x, levels.val.x, progress=False)
     torch.manual_seed(rs(0))
     digits_gan = GAN(GANConfig(x_dim=64, z_dim=16, hidden=128))

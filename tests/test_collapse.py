@@ -18,7 +18,7 @@ X_DIM, Z_DIM, L = 6, 3, 4
 
 def _model(dtype: torch.dtype = F32) -> VAE:
     torch.manual_seed(5)
-    return VAE(VAEConfig(x_dim=X_DIM, z_dim=Z_DIM, hidden=16, num_levels=L)).to(dtype)
+    return VAE.from_config(VAEConfig(x_dim=X_DIM, z_dim=Z_DIM, hidden=16, num_levels=L)).to(dtype)
 
 
 def _data(n: int, gen: torch.Generator, dtype: torch.dtype = F32) -> torch.Tensor:

@@ -15,7 +15,7 @@ from torch.distributions import Categorical, Independent, MixtureSameFamily, Mul
 from vae_edu.conditional_linear import ConditionalLinearGaussian
 from vae_edu.estimators import iwae_bound, log_likelihood, mc_mean
 from vae_edu.kl import kl_normal_normal, kl_normal_std_normal
-from vae_edu.models import HasELBOTerms, VAEConfig, VariationalModel
+from vae_edu.models import DiagonalGaussian, HasELBOTerms, VAEConfig, VariationalModel
 from vae_edu.models.cvae import CVAE, LabelPrior, check_labels, one_hot
 from vae_edu.train import fit, mean_negative_elbo
 
@@ -79,7 +79,7 @@ def test_one_hot_and_class_labels() -> None:
 def test_bad_y_is_named(y: object, error: type, method: str, gen) -> None:
     model = _model()
     x, _ = _data("categorical", 2, gen)
-    args = (x, y, 2) if method == "log_importance_weights" else (x, y)
+    args = (x, y)
     with pytest.raises(error, match=r"\by\b"):
         getattr(model, method)(*args)
 
@@ -108,7 +108,7 @@ def test_check_labels_message() -> None:
 def test_bad_x_is_named(likelihood: str, x: object, error: type, method: str) -> None:
     model = _model(likelihood)
     y = torch.tensor([0, 1])
-    args = {"log_importance_weights": (x, y, 2), "transfer": (x, y, y)}.get(method, (x, y))
+    args = {"transfer": (x, y, y)}.get(method, (x, y))
     with pytest.raises(error, match=r"\bx\b"):
         getattr(model, method)(*args)
 
@@ -138,10 +138,10 @@ def test_bad_constructor_and_transfer_arguments_are_named(gen) -> None:
     with pytest.raises(ValueError, match="n_per_class"):
         model.class_labels(0)
     learned = _model(learned_prior=True)
-    mu_q = torch.zeros(3, Z_DIM)
-    for prior in (model.prior, learned.prior):  # 3 posteriors, 2 labels: named, not broadcast
+    x3 = torch.zeros(3, X_DIM)
+    for m in (model, learned):  # 3 examples, 2 labels: named, not broadcast
         with pytest.raises(ValueError, match=r"\by\b"):
-            prior.kl(mu_q, mu_q, y)
+            m.kl_per_dim(x3, y)
 
 
 # ------------------------------------------------------------------------------ shapes
@@ -157,7 +157,7 @@ def test_shapes_and_dtypes(likelihood: str, learned_prior: bool, dtype, gen) -> 
     terms = model.elbo_terms(x, y, num_samples=3, generator=gen)
     assert terms.reconstruction.shape == (4,) and terms.kl_per_dim.shape == (4, Z_DIM)
     assert model.elbo(x, y).shape == (4,) and model.elbo(x, y).dtype == dtype
-    assert model.log_importance_weights(x, y, 5, generator=gen).shape == (5, 4)
+    assert model.log_importance_weights(x, y, num_samples=5, generator=gen).shape == (5, 4)
     labels = model.class_labels(2)  # (6,)
     assert model.sample(labels, gen).shape == model.sample(labels, gen, expected=True).shape == (2 * C, X_DIM)
     assert model.reconstruct(x, y).shape == model.transfer(x, y, (y + 1) % C).shape == (4, X_DIM)
@@ -216,7 +216,7 @@ def test_prior_log_prob_samples_and_kl(learned: bool, dtype, gen) -> None:
     assert bool(((var - log_var_p.double().exp()).abs() <= 4 * se_var).all())
     # the KL term: kl_normal_normal to p(z|y) (kl_normal_std_normal for the standard prior), = torch's
     mu_q, log_var_q = torch.randn(2, 4, Z_DIM, generator=gen, dtype=dtype)
-    kl = prior.kl(mu_q, log_var_q, y)
+    kl = prior.kl_per_dim(DiagonalGaussian(mu_q, log_var_q), y).sum(-1)
     torch.testing.assert_close(kl, kl_normal_normal(mu_q, log_var_q, mu_p, log_var_p), **_tol(dtype))
     q = Independent(Normal(mu_q, torch.exp(0.5 * log_var_q)), 1)
     torch.testing.assert_close(kl, kl_divergence(q, p), **_tol(dtype))
@@ -247,7 +247,7 @@ def test_elbo_terms_are_the_formulas(learned: bool, gen) -> None:
 def test_log_importance_weights_are_the_formula(learned: bool, gen) -> None:
     model = _model(dtype=F64, learned_prior=learned)
     x, y = _data("categorical", 3, gen, F64)
-    log_w = model.log_importance_weights(x, y, 5, generator=torch.Generator().manual_seed(2))
+    log_w = model.log_importance_weights(x, y, num_samples=5, generator=torch.Generator().manual_seed(2))
     mu_q, log_var_q = model.encoder(x, y)
     eps = torch.randn((5, 3, Z_DIM), generator=torch.Generator().manual_seed(2), dtype=F64)
     z = mu_q + torch.exp(0.5 * log_var_q) * eps
@@ -264,7 +264,7 @@ def test_elbo_is_the_mean_of_the_log_weights(learned: bool, gen) -> None:
     with torch.no_grad():
         per_draw = model.elbo(x.repeat(4000, 1), y.repeat(4000), generator=gen).view(4000, 3)
         elbo_mean, elbo_se = mc_mean(per_draw)
-        log_w_mean, log_w_se = mc_mean(model.log_importance_weights(x, y, 4000, generator=gen))
+        log_w_mean, log_w_se = mc_mean(model.log_importance_weights(x, y, num_samples=4000, generator=gen))
     diff = (elbo_mean - log_w_mean).abs()
     assert bool((diff <= 4 * torch.sqrt(elbo_se**2 + log_w_se**2)).all()), diff
     assert bool((elbo_se < log_w_se).all())  # the closed-form KL has the smaller variance

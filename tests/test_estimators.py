@@ -364,7 +364,7 @@ def _linear_vae(lg: LinearGaussian, var_scale: float = 1.0) -> VAE:
     known exactly (``lg.log_marginal``)."""
     x_dim, z_dim = lg.x_dim, lg.z_dim
     config = VAEConfig(x_dim=x_dim, z_dim=z_dim, hidden=2, likelihood="gaussian", decoder_log_var=math.log(float(lg.sigma2)))
-    model = VAE(config).double()
+    model = VAE.from_config(config).double()
     model.decoder.log_var_p.fill_(math.log(float(lg.sigma2)))  # exact in float64, not a float32 value widened
     decoder = nn.Linear(z_dim, x_dim).double()
     encoder = nn.Linear(x_dim, 2 * z_dim).double()
@@ -410,7 +410,7 @@ def test_log_likelihood_is_exact_at_the_exact_posterior(gen) -> None:
     torch.testing.assert_close(log_p, exact, rtol=0, atol=1e-10)
     assert bool((stderr < 1e-6).all())
     torch.testing.assert_close(iwae_bound(model, x, 3, generator=gen).detach(), exact, rtol=0, atol=1e-10)
-    log_w = model.log_importance_weights(x, 10, generator=gen).detach()
+    log_w = model.log_importance_weights(x, num_samples=10, generator=gen).detach()
     torch.testing.assert_close(log_w, exact.expand(10, 5), rtol=0, atol=1e-10)
 
 
@@ -462,7 +462,7 @@ def test_bounds_are_ordered_and_tighten_with_k(gen) -> None:
 
 def _small_vae(dtype=F64) -> VAE:
     torch.manual_seed(11)
-    return VAE(VAEConfig(x_dim=5, z_dim=2, hidden=8, num_levels=3)).to(dtype)
+    return VAE.from_config(VAEConfig(x_dim=5, z_dim=2, hidden=8, num_levels=3)).to(dtype)
 
 
 @pytest.mark.parametrize(("num_samples", "chunk_size"), [(6, 13), (6, 6), (6, 1000), (40, 16), (40, 7), (7, 1)])
@@ -476,13 +476,13 @@ def test_log_likelihood_chunks_combine_exactly(num_samples: int, chunk_size: int
     with torch.no_grad():
         if num_samples <= chunk_size:  # whole examples per chunk
             step = chunk_size // num_samples
-            log_w = torch.cat([model.log_importance_weights(x[i : i + step], num_samples, gen) for i in range(0, 5, step)], 1)
+            log_w = torch.cat([model.log_importance_weights(x[i : i + step], num_samples=num_samples, generator=gen) for i in range(0, 5, step)], 1)
         else:  # one example at a time, its samples in near-equal pieces
             pieces = -(-num_samples // chunk_size)
             sizes = [num_samples // pieces + (j < num_samples % pieces) for j in range(pieces)]
             assert max(sizes) <= chunk_size and sum(sizes) == num_samples
             log_w = torch.stack(
-                [torch.cat([model.log_importance_weights(x[i : i + 1], s, gen)[:, 0] for s in sizes]) for i in range(5)], 1
+                [torch.cat([model.log_importance_weights(x[i : i + 1], num_samples=s, generator=gen)[:, 0] for s in sizes]) for i in range(5)], 1
             )
     assert log_w.shape == (num_samples, 5)
     torch.testing.assert_close(got, log_mean_exp(log_w), rtol=0, atol=1e-12)
@@ -563,7 +563,7 @@ def test_importance_estimators_refuse_a_generator_that_is_not_one(fn: str) -> No
 def test_log_likelihood_scores_a_model_in_evaluation_mode() -> None:
     """Dropout is off while it is evaluated, whatever mode the model was in, and the mode is restored."""
     torch.manual_seed(11)
-    model = VAE(VAEConfig(x_dim=5, z_dim=2, hidden=8, num_levels=3, decoder_dropout=0.5))
+    model = VAE.from_config(VAEConfig(x_dim=5, z_dim=2, hidden=8, num_levels=3, decoder_dropout=0.5))
     x = torch.randint(0, 3, (3, 5), generator=torch.Generator().manual_seed(0)).float()
     reference = log_likelihood(model, x, 20, generator=torch.Generator().manual_seed(1))
     model.train()

@@ -12,9 +12,9 @@ from torch.autograd.functional import jacobian
 
 from vae_edu.distributions import log_normal_diag
 from vae_edu.estimators import log_likelihood, mc_mean
-from vae_edu.models import HasELBOTerms, VAEConfig, VariationalModel
+from vae_edu.models import VAE, Decoder, DiagonalGaussian, HasELBOTerms, StandardNormalPrior, VAEConfig, VariationalModel
 from vae_edu.models.iaf import IAFFlow, IAFStep
-from vae_edu.models.iaf_vae import IAFEncoder, IAFVAE
+from vae_edu.models.iaf_encoder import IAFEncoder, IAFPosterior
 from vae_edu.train import fit
 
 F64 = torch.float64
@@ -58,14 +58,14 @@ def test_step_jacobian_is_triangular_in_its_order_with_diagonal_sigma(reverse: b
     _perturb(step)
     gen = torch.Generator().manual_seed(2)
     z, h = torch.randn(z_dim, generator=gen, dtype=F64), torch.randn(2, generator=gen, dtype=F64)
-    jac = jacobian(lambda v: step(v, h), z)  # jac[d, e] = d z_t[d] / d z_{t-1}[e]
+    jac = jacobian(lambda v: step(v, h)[0], z)  # jac[d, e] = d z_t[d] / d z_{t-1}[e]
     rank = _rank(order)
     later = rank[None, :] > rank[:, None]  # e comes after d in the order
     assert bool((jac[later] == 0).all()), jac
     earlier = rank[None, :] < rank[:, None]
     assert bool((jac[earlier].abs() > 1e-8).all()), "every earlier coordinate should matter"
-    step(z, h)
-    torch.testing.assert_close(torch.diagonal(jac), step._log_sigma.exp(), rtol=1e-12, atol=1e-12)
+    _, log_det = step(z, h)  # sum_d log sigma_d: the log of the triangular Jacobian's determinant
+    torch.testing.assert_close(torch.diagonal(jac).log().sum(), log_det, rtol=1e-12, atol=1e-12)
     if reverse:  # upper triangular in the index order
         assert torch.equal(jac, torch.triu(jac))
     else:
@@ -102,7 +102,7 @@ def test_flow_shapes_and_dtypes(dtype: torch.dtype, batch: tuple[int, ...]) -> N
     assert z_T.shape == (*batch, 3) and log_det.shape == batch
     assert z_T.dtype == log_det.dtype == dtype
     mu, log_var = torch.zeros(*batch, 3, dtype=dtype), torch.zeros(*batch, 3, dtype=dtype)
-    z, log_q = flow.sample(mu, log_var, 5, h)
+    z, log_q = IAFPosterior(DiagonalGaussian(mu, log_var), flow, h).rsample_with_log_prob(5)
     assert z.shape == (5, *batch, 3) and log_q.shape == (5, *batch)
 
 
@@ -114,7 +114,8 @@ def test_flow_density_passes_an_importance_sampling_identity() -> None:
     mu_0, log_var_0 = torch.zeros(z_dim, dtype=F64), torch.zeros(z_dim, dtype=F64)
     gen = torch.Generator().manual_seed(5)
     with torch.no_grad():
-        z_T, log_q = flow.sample(mu_0, log_var_0, 200_000, generator=gen)  # (N, 2), (N,)
+        q = IAFPosterior(DiagonalGaussian(mu_0, log_var_0), flow, None)
+        z_T, log_q = q.rsample_with_log_prob(200_000, generator=gen)  # (N, 2), (N,)
         p_mu, p_log_var = torch.tensor([0.2, -0.1], dtype=F64), torch.log(torch.tensor([0.3, 0.4], dtype=F64))
         log_w = log_normal_diag(z_T, p_mu, p_log_var) - log_q
         mean, stderr = mc_mean(log_w.exp())
@@ -128,19 +129,23 @@ def test_flow_density_passes_an_importance_sampling_identity() -> None:
         assert bool((log_det2 < 0).all())
 
 
-def _tiny_model(dtype: torch.dtype = F64) -> IAFVAE:
+def _tiny_model(dtype: torch.dtype = F64) -> VAE:
     torch.manual_seed(0)
     config = VAEConfig(x_dim=6, z_dim=3, hidden=16, num_levels=4, decoder_dropout=0.0)
-    return IAFVAE(config, num_steps=2, context_dim=5, made_hidden=(12,)).to(dtype)
+    encoder = IAFEncoder(config, num_steps=2, context_dim=5, made_hidden=(12,))
+    return VAE(encoder, Decoder(config), StandardNormalPrior(config.z_dim)).to(dtype)
 
 
 def _tiny_data(n: int, dtype: torch.dtype = F64) -> torch.Tensor:
     return torch.randint(0, 4, (n, 6), generator=torch.Generator().manual_seed(6)).to(dtype)
 
 
-def test_iaf_vae_is_a_variational_model_without_elbo_terms() -> None:
+def test_iaf_vae_is_a_variational_model_without_a_closed_form_kl() -> None:
     model = _tiny_model()
-    assert isinstance(model, VariationalModel) and not isinstance(model, HasELBOTerms)
+    assert isinstance(model, VariationalModel) and isinstance(model, HasELBOTerms)
+    assert model.elbo_terms(_tiny_data(2)).kl_per_dim is None
+    with pytest.raises(TypeError, match="closed form"):
+        model.kl_per_dim(_tiny_data(2))
     assert not model.training
 
 
@@ -149,10 +154,12 @@ def test_elbo_is_the_mean_log_weight_and_below_the_log_likelihood() -> None:
     x = _tiny_data(4)
     with torch.no_grad():
         elbo = model.elbo(x, num_samples=4000, generator=torch.Generator().manual_seed(7))
-        log_w = model.log_importance_weights(x, 4000, generator=torch.Generator().manual_seed(7))  # (K, B)
+        log_w = model.log_importance_weights(x, num_samples=4000, generator=torch.Generator().manual_seed(7))  # (K, B)
         assert log_w.shape == (4000, 4) and elbo.shape == (4,)
         torch.testing.assert_close(elbo, log_w.mean(dim=0), rtol=1e-12, atol=1e-12)
-        kl = model.kl(x, num_samples=4000, generator=torch.Generator().manual_seed(7))
+        terms = model.elbo_terms(x, num_samples=4000, generator=torch.Generator().manual_seed(7))
+        torch.testing.assert_close(terms.reconstruction - terms.kl, elbo, rtol=1e-12, atol=1e-12)
+        kl = terms.kl
         _, stderr = mc_mean(log_w)
         log_p = log_likelihood(model, x, 4000, generator=torch.Generator().manual_seed(8))
     assert bool((kl > 0).all())
@@ -165,17 +172,17 @@ def test_fit_trains_it_and_free_bits_is_refused() -> None:
     history = fit(model, x[:32], x[32:], epochs=15, batch_size=8, lr=1e-2, progress=False, seed=0)
     assert history.epochs == 15 and all(math.isfinite(v) for v in history.val_loss)
     assert history.val_loss[history.best_epoch] < history.val_loss[0]
-    with pytest.raises((TypeError, ValueError), match="free_bits|elbo_terms"):
+    with pytest.raises(TypeError, match="free_bits"):
         fit(model, x[:32], x[32:], epochs=1, free_bits=0.5, progress=False)
 
 
 def test_sample_and_reconstruct_shapes() -> None:
     model = _tiny_model()
     x = _tiny_data(5)
-    assert model.sample(7, torch.Generator().manual_seed(0)).shape == (7, 6)
+    assert model.sample(7, generator=torch.Generator().manual_seed(0)).shape == (7, 6)
     recon = model.reconstruct(x)
     assert recon.shape == (5, 6) and bool(((recon >= 0) & (recon <= 3)).all())
-    z_T, log_q = model.encoder.sample(x, 3, torch.Generator().manual_seed(0))
+    z_T, log_q = model.encoder(x).rsample_with_log_prob(3, torch.Generator().manual_seed(0))
     assert z_T.shape == (3, 5, 3) and log_q.shape == (3, 5)
 
 
@@ -193,11 +200,9 @@ def test_bad_inputs() -> None:
     with pytest.raises(ValueError, match="beta"):
         model.elbo(x, beta=-1.0)
     with pytest.raises(TypeError, match="config"):
-        IAFVAE("digits")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="config"):
         IAFEncoder(None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="context_dim"):
-        IAFVAE(VAEConfig(), context_dim=0)
+        IAFEncoder(VAEConfig(), context_dim=0)
     with pytest.raises(ValueError, match="num_steps"):
         IAFFlow(2, num_steps=0)
     with pytest.raises(TypeError, match="z_dim"):
@@ -211,13 +216,7 @@ def test_bad_inputs() -> None:
         flow(torch.zeros(3))
     with pytest.raises(ValueError, match="z_0"):
         flow(torch.tensor([0.0, float("nan"), 0.0]), torch.zeros(2))
-    with pytest.raises(ValueError, match="x must have last dimension"):
+    with pytest.raises(ValueError, match="z_0 must have last dimension"):
         flow(torch.zeros(4), torch.zeros(2))
-    with pytest.raises(ValueError, match="mu_0 and log_var_0"):
-        flow.sample(torch.zeros(3), torch.zeros(2), 1, torch.zeros(2))
-    with pytest.raises(ValueError, match="num_samples"):
-        flow.sample(torch.zeros(3), torch.zeros(3), 0, torch.zeros(2))
-    with pytest.raises(TypeError, match="num_samples"):
-        flow.sample(torch.zeros(3), torch.zeros(3), 2.0, torch.zeros(2))  # type: ignore[arg-type]
-    with pytest.raises(RuntimeError, match="call the step"):
-        IAFStep(2, (4,)).log_abs_det_jacobian()
+    with pytest.raises(TypeError, match="z_0 has dtype"):
+        flow(torch.zeros(3, dtype=F64), torch.zeros(2, dtype=F64))

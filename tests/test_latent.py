@@ -165,7 +165,7 @@ def test_interpolation_bad_inputs() -> None:
 
 
 def test_traverse_matches_decoder_mean() -> None:
-    model = VAE(VAEConfig(x_dim=6, z_dim=3, hidden=8, num_levels=4))
+    model = VAE.from_config(VAEConfig(x_dim=6, z_dim=3, hidden=8, num_levels=4))
     z = torch.tensor([0.1, -0.2, 0.3])
     values = torch.tensor([-1.0, 0.0, 2.0])
     images = traverse(model, z, 1, values)

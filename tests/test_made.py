@@ -13,7 +13,8 @@ from torch.distributions import Categorical
 
 from vae_edu.estimators import iwae_bound, log_likelihood, mc_mean
 from vae_edu.models import VAE, HasELBOTerms, VAEConfig, VariationalModel
-from vae_edu.models.autoregressive import AutoregressiveDecoder, AutoregressiveVAE
+from vae_edu.models import VAE, Encoder, StandardNormalPrior
+from vae_edu.models.autoregressive import AutoregressiveDecoder
 from vae_edu.models.made import MADE, MaskedLinear, made_degrees, made_masks
 from vae_edu.train import fit
 
@@ -136,10 +137,11 @@ def test_masks_survive_a_state_dict_round_trip() -> None:
 X_DIM, L, Z_DIM = 3, 3, 2
 
 
-def _tiny_vae(order=None, dtype=F64, hidden=(6,), direct=True) -> AutoregressiveVAE:
+def _tiny_vae(order=None, dtype=F64, hidden=(6,), direct=True) -> VAE:
     torch.manual_seed(3)
     config = VAEConfig(x_dim=X_DIM, z_dim=Z_DIM, hidden=8, num_levels=L, decoder_dropout=0.0)
-    return AutoregressiveVAE(config, hidden, order=order, direct=direct).to(dtype)
+    decoder = AutoregressiveDecoder(config, hidden, order=order, direct=direct)
+    return VAE(Encoder(config), decoder, StandardNormalPrior(Z_DIM)).to(dtype)
 
 
 ALL_X = torch.tensor(list(itertools.product(range(L), repeat=X_DIM)), dtype=F64)  # every image, (L^D, D)
@@ -230,10 +232,10 @@ def test_autoregressive_vae_elbo_uses_the_autoregressive_decoder(gen) -> None:
     mu_q, log_var_q = model.encoder(x)
     eps = torch.randn((3, 4, Z_DIM), dtype=F64, generator=torch.Generator().manual_seed(9))
     z = mu_q + torch.exp(0.5 * log_var_q) * eps  # the same draws, (3, 4, z_dim)
-    expected = model.decoder.log_prob(x, z).mean(0) - model.prior.kl(mu_q, log_var_q)
+    expected = model.decoder.log_prob(x, z).mean(0) - model.prior.kl_per_dim(model.encoder(x)).sum(-1)
     torch.testing.assert_close(elbo, expected, rtol=1e-12, atol=1e-12)
-    log_w = model.log_importance_weights(x, 3, generator=torch.Generator().manual_seed(9))  # (3, 4)
-    expected_w = model.decoder.log_prob(x, z) + model.prior.log_prob(z) - model.encoder.log_prob(z, x)
+    log_w = model.log_importance_weights(x, num_samples=3, generator=torch.Generator().manual_seed(9))  # (3, 4)
+    expected_w = model.decoder.log_prob(x, z) + model.prior.log_prob(z) - model.encoder(x).log_prob(z)
     torch.testing.assert_close(log_w, expected_w, rtol=1e-12, atol=1e-12)
 
 
@@ -331,12 +333,12 @@ def test_autoregressive_decoder_rejects_bad_input(gen) -> None:
     model = _tiny_vae(dtype=F32)
     x = ALL_X[:2].to(F32)
     z = torch.zeros(2, Z_DIM)
+    with pytest.raises(ValueError, match=r"\bx\b"):  # the model checks the data once, at its boundary
+        model.elbo(torch.full((2, X_DIM), float(L)))  # a level out of range
     with pytest.raises(ValueError, match=r"\bx\b"):
-        model.decoder.log_prob(torch.full((2, X_DIM), float(L)), z)  # a level out of range
-    with pytest.raises(ValueError, match=r"\bx\b"):
-        model.decoder.log_prob(x + 0.5, z)  # not an integer level
+        model.log_importance_weights(x + 0.5)  # not an integer level
     with pytest.raises(ValueError, match=r"\bz\b"):
-        model.decoder.log_prob(x, torch.zeros(2, Z_DIM + 1))
+        model.decoder.sample(torch.zeros(2, Z_DIM + 1))
     with pytest.raises(TypeError, match=r"\bz\b"):
         model.decoder.sample(torch.zeros(2, Z_DIM, dtype=F64))
     with pytest.raises(ValueError, match="num_samples"):

@@ -12,7 +12,7 @@ from torch.distributions import Bernoulli, Categorical, Independent, Normal
 
 from vae_edu.estimators import mc_mean
 from vae_edu.kl import kl_normal_std_normal
-from vae_edu.models import VAE, Decoder, Encoder, HasELBOTerms, Prior, VAEConfig, VariationalModel
+from vae_edu.models import VAE, DiagonalGaussian, Decoder, Encoder, HasELBOTerms, StandardNormalPrior, VAEConfig, VariationalModel
 
 F32, F64 = torch.float32, torch.float64
 X_DIM, Z_DIM, L = 6, 3, 4
@@ -32,7 +32,7 @@ def _data(likelihood: str, n: int, gen: torch.Generator, dtype=F32) -> torch.Ten
 
 def _model(likelihood: str = "categorical", dtype=F32, **kw) -> VAE:
     torch.manual_seed(5)
-    return VAE(_config(likelihood, **kw)).to(dtype)
+    return VAE.from_config(_config(likelihood, **kw)).to(dtype)
 
 
 LIKELIHOODS = ["categorical", "bernoulli", "gaussian"]
@@ -44,7 +44,7 @@ def test_config_defaults_are_the_digits_model() -> None:
     assert (config.x_dim, config.z_dim, config.hidden, config.num_hidden_layers) == (64, 16, 256, 2)
     assert (config.likelihood, config.num_levels, config.decoder_log_var) == ("categorical", 17, None)
     assert (config.activation, config.decoder_dropout) == ("leaky_relu", 0.1)
-    model = VAE()
+    model = VAE.from_config()
     assert model.decoder.net[-1].out_features == 64 * 17 and model.encoder.net[-1].out_features == 2 * 16
     assert sum(isinstance(m, nn.Linear) for m in model.encoder.net) == 3  # two hidden layers + output
 
@@ -79,7 +79,7 @@ def test_config_rejects_bad_decoder_log_var(value: object, error: type) -> None:
 
 def test_vae_needs_a_config() -> None:
     with pytest.raises(TypeError, match="config"):
-        VAE({"z_dim": 2})  # type: ignore[arg-type]
+        VAE.from_config({"z_dim": 2})  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------- Encoder
@@ -88,9 +88,12 @@ def test_encoder_log_prob_matches_torch(dtype, gen) -> None:
     x = _data("categorical", 5, gen, dtype)
     mu_q, log_var_q = model.encoder(x)
     assert mu_q.shape == log_var_q.shape == (5, Z_DIM) and mu_q.dtype == dtype
-    z = model.encoder.sample(x, num_samples=7, generator=gen)
+    q = model.encoder(x)
+    z = q.rsample(7, generator=gen)
     assert z.shape == (7, 5, Z_DIM)
-    got = model.encoder.log_prob(z, x)
+    got = q.log_prob(z)
+    z_again, log_q = q.rsample_with_log_prob(7, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(log_q, q.log_prob(z_again), rtol=0, atol=0)
     assert got.shape == (7, 5)
     ref = Independent(Normal(mu_q, torch.exp(0.5 * log_var_q)), 1).log_prob(z)
     torch.testing.assert_close(got, ref, **({"rtol": 1e-5, "atol": 1e-5} if dtype == F32 else {}))
@@ -108,7 +111,7 @@ def test_encoder_samples_have_the_moments_of_q(gen) -> None:
     model = _model(dtype=F64)
     x = _data("categorical", 2, gen, F64)
     mu_q, log_var_q = model.encoder(x)
-    z = model.encoder.sample(x, num_samples=50_000, generator=gen).detach()
+    z = model.encoder(x).rsample(50_000, generator=gen).detach()
     mean, se = mc_mean(z)
     assert bool(((mean - mu_q.detach()).abs() <= 4 * se).all())
     var, se_var = mc_mean((z - mu_q.detach()) ** 2)
@@ -158,10 +161,15 @@ def test_decoder_recovers_when_the_fast_normaliser_underflows(gen) -> None:
 
 def test_decoder_learned_variance_is_a_parameter() -> None:
     model = _model("gaussian")
-    assert isinstance(model.decoder.log_var_p, nn.Parameter) and model.decoder.log_var_p.shape == (X_DIM,)
+    assert isinstance(model.decoder.log_var_raw, nn.Parameter) and model.decoder.log_var_p.shape == (X_DIM,)
+    # it starts at sigma^2 = 0.01 (data on [0, 1]), not 1, and has a floor at sigma^2 = 1e-4
+    torch.testing.assert_close(model.decoder.log_var_p, torch.full((X_DIM,), math.log(1e-2)))
+    with torch.no_grad():
+        model.decoder.log_var_raw.fill_(-1e4)
+    torch.testing.assert_close(model.decoder.log_var_p, torch.full((X_DIM,), math.log(1e-4)))
     fixed = _model("gaussian", decoder_log_var=-2.0)
-    assert not isinstance(fixed.decoder.log_var_p, nn.Parameter)
-    assert "decoder.log_var_p" in dict(fixed.named_buffers())
+    assert "decoder.fixed_log_var_p" in dict(fixed.named_buffers())
+    assert bool((fixed.decoder.log_var_p == -2.0).all())
 
 
 @pytest.mark.parametrize("likelihood", LIKELIHOODS)
@@ -203,7 +211,7 @@ def test_decoder_mean_of_categorical_never_leaves_the_level_range(gen) -> None:
     # [0, L - 1] on every machine: the book's classifier rejects images above 16 / 16.
     logits = torch.tensor([-0.81, 0.22, 0.87, 0.22, -0.2, 0.92, 0.52, -0.14, 1.22, -0.4, 1.24, 0.42, 2.03,
                            -0.18, 1.58, 2.85, 19.23])  # fmt: skip
-    model = VAE(VAEConfig(x_dim=X_DIM, z_dim=Z_DIM, hidden=8, num_levels=17))
+    model = VAE.from_config(VAEConfig(x_dim=X_DIM, z_dim=Z_DIM, hidden=8, num_levels=17))
     with torch.no_grad():
         model.decoder.net[-1].weight.zero_()
         model.decoder.net[-1].bias.copy_(logits.repeat(X_DIM))
@@ -222,7 +230,7 @@ def test_decoder_mean_of_categorical_never_leaves_the_level_range(gen) -> None:
 
 # --------------------------------------------------------------------------------- Prior
 def test_prior_log_prob_and_samples(dtype, gen) -> None:
-    prior = Prior(Z_DIM).to(dtype)
+    prior = StandardNormalPrior(Z_DIM).to(dtype)
     z = prior.sample(20_000, generator=gen)
     assert z.shape == (20_000, Z_DIM) and z.dtype == dtype
     tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == F32 else {}
@@ -232,7 +240,9 @@ def test_prior_log_prob_and_samples(dtype, gen) -> None:
     var, se_var = mc_mean(z.double() ** 2)
     assert bool(((var - 1).abs() <= 4 * se_var).all())
     mu_q, log_var_q = torch.randn(2, 4, Z_DIM, generator=gen, dtype=dtype)
-    torch.testing.assert_close(prior.kl(mu_q, log_var_q), kl_normal_std_normal(mu_q, log_var_q), rtol=0, atol=0)
+    kl = prior.kl_per_dim(DiagonalGaussian(mu_q, log_var_q))
+    torch.testing.assert_close(kl, kl_normal_std_normal(mu_q[..., None], log_var_q[..., None]), rtol=0, atol=0)
+    assert prior.kl_per_dim(object()) is None  # no closed form for another posterior
 
 
 # ------------------------------------------------------------------------------------ VAE
@@ -245,17 +255,19 @@ def test_vae_satisfies_the_protocols() -> None:
 @pytest.mark.parametrize("likelihood", LIKELIHOODS)
 def test_elbo_is_the_mean_of_the_log_weights(likelihood: str, gen) -> None:
     r"""$\mathbb E_q[\log w] = \mathrm{ELBO}$: the analytic-KL ELBO and the mean log-weight agree within
-    4 combined standard errors (and the analytic-KL estimator has the smaller variance)."""
+    4 combined standard errors. (Which estimator has the smaller variance is not fixed: the
+    analytic KL removes the KL's noise, but the reconstruction noise can be anti-correlated with
+    $\log p(z) - \log q(z|x)$; with the learned Gaussian decoder starting at $\sigma_p = 0.1$ the
+    two variances differ by about 1 %, in either direction.)"""
     model = _model(likelihood, dtype=F64)
     x = _data(likelihood, 3, gen, F64)
     with torch.no_grad():
         per_draw = model.elbo(x.repeat(4000, 1), generator=gen).view(4000, 3)  # one draw of z per row
         elbo_mean, elbo_se = mc_mean(per_draw)
-        log_w_mean, log_w_se = mc_mean(model.log_importance_weights(x, 4000, generator=gen))
+        log_w_mean, log_w_se = mc_mean(model.log_importance_weights(x, num_samples=4000, generator=gen))
     assert elbo_mean.shape == (3,)
     diff = (elbo_mean - log_w_mean).abs()
     assert bool((diff <= 4 * torch.sqrt(elbo_se**2 + log_w_se**2)).all()), diff
-    assert bool((elbo_se < log_w_se).all())
 
 
 @pytest.mark.parametrize("likelihood", LIKELIHOODS)
@@ -294,7 +306,7 @@ def test_elbo_is_differentiable_and_reproducible(gen) -> None:
 def test_log_importance_weights_are_the_formula(gen) -> None:
     model = _model(dtype=F64)
     x = _data("categorical", 3, gen, F64)
-    log_w = model.log_importance_weights(x, 5, generator=torch.Generator().manual_seed(2))
+    log_w = model.log_importance_weights(x, num_samples=5, generator=torch.Generator().manual_seed(2))
     assert log_w.shape == (5, 3)
     mu_q, log_var_q = model.encoder(x)
     eps = torch.randn((5, 3, Z_DIM), generator=torch.Generator().manual_seed(2), dtype=F64)
@@ -341,9 +353,8 @@ def test_sample_and_reconstruct(likelihood: str, gen) -> None:
 @pytest.mark.parametrize("method", ["elbo", "elbo_terms", "kl_per_dim", "reconstruct", "log_importance_weights"])
 def test_vae_bad_x_is_named(likelihood: str, x: object, error: type, method: str) -> None:
     model = _model(likelihood)
-    args = (x, 2) if method == "log_importance_weights" else (x,)
     with pytest.raises(error, match=r"\bx\b"):
-        getattr(model, method)(*args)
+        getattr(model, method)(x)
 
 
 def test_bad_arguments_are_named(gen) -> None:
@@ -358,11 +369,11 @@ def test_bad_arguments_are_named(gen) -> None:
         with pytest.raises(ValueError, match="beta"):
             model.elbo(x, beta=bad_beta)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"\bz\b"):
-        model.decoder(torch.zeros(2, Z_DIM + 1))
+        model.decoder.mean(torch.zeros(2, Z_DIM + 1))
     with pytest.raises(TypeError, match=r"\bz\b"):
-        model.prior.log_prob(torch.zeros(2, Z_DIM, dtype=F64))
+        model.decoder.sample(torch.zeros(2, Z_DIM, dtype=F64))
     with pytest.raises(ValueError, match=r"\bz\b"):
-        model.encoder.log_prob(torch.full((2, Z_DIM), float("nan")), x)
+        model.decoder.mean(torch.full((2, Z_DIM), float("nan")))
 
 
 def test_float64_model_end_to_end(gen) -> None:
@@ -370,4 +381,4 @@ def test_float64_model_end_to_end(gen) -> None:
     assert model.dtype == F64 and model.prior.mu_p.dtype == F64
     x = _data("categorical", 3, gen, F64)
     assert model.elbo(x).dtype == F64 and model.sample(2).dtype == F64
-    assert math.isfinite(model.log_importance_weights(x, 3).sum().item())
+    assert math.isfinite(model.log_importance_weights(x, num_samples=3).sum().item())

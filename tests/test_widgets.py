@@ -16,7 +16,7 @@ pytest.importorskip("ipywidgets")
 @pytest.fixture
 def model() -> VAE:
     torch.manual_seed(0)
-    return VAE(VAEConfig(x_dim=16, z_dim=3, hidden=8, num_levels=5))
+    return VAE.from_config(VAEConfig(x_dim=16, z_dim=3, hidden=8, num_levels=5))
 
 
 def test_explorer_image_follows_sliders(model: VAE) -> None:

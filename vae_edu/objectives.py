@@ -1,5 +1,5 @@
-r"""The training objectives: the KL weight schedule (warm-up), free bits, the learning-rate
-schedule and the per-example $-\mathrm{ELBO}$ of a dataset, used by :func:`vae_edu.train.fit`.
+r"""The training objectives: the KL weight schedule (warm-up), free bits, the minibatch loss
+and the per-example $-\mathrm{ELBO}$ of a dataset, used by :func:`vae_edu.train.fit`.
 
 Book: *Training a VAE on digits* and *Posterior collapse and the rate–distortion trade-off*.
 """
@@ -17,9 +17,9 @@ from .estimators import eval_mode, iwae_bound
 from .models.protocols import VariationalModel
 from .utils import check_batch, check_tensor
 
-__all__ = ["kl_weight", "free_bits_kl", "learning_rate", "mean_negative_elbo"]
+__all__ = ["kl_weight", "free_bits_kl", "mean_negative_elbo", "training_loss", "validation_loss", "Objective"]
 
-Schedule = Literal["constant", "cosine"]
+Objective = Literal["elbo", "iwae"]
 
 
 def kl_weight(epoch: int, beta: float = 1.0, warmup_epochs: int = 0) -> float:
@@ -64,16 +64,6 @@ def free_bits_kl(kl_per_dim: Tensor, free_bits: float) -> Tensor:
     return kl_per_dim.mean(dim=0).clamp(min=free_bits).sum()
 
 
-def learning_rate(epoch: int, lr: float, epochs: int, schedule: Schedule = "constant") -> float:
-    r"""The learning rate of epoch ``epoch``: constant, or a cosine decay to 0 over ``epochs``.
-
-    $$\eta_e = \eta\quad\text{or}\quad \eta_e = \frac{\eta}{2}\Big(1 + \cos\frac{\pi e}{E}\Big)$$
-    """
-    if schedule == "constant":
-        return float(lr)
-    return 0.5 * float(lr) * (1.0 + math.cos(math.pi * epoch / epochs))
-
-
 def mean_negative_elbo(
     model: VariationalModel,
     data: Tensor | Sequence[Tensor],
@@ -103,32 +93,60 @@ def mean_negative_elbo(
     return total / batch[0].shape[0]
 
 
-def _loss(
+def training_loss(
     model: Any,
     batch: tuple[Tensor, ...],
-    objective: str,
-    num_samples: int,
-    beta: float,
-    free_bits: float,
-    generator: torch.Generator,
+    *,
+    objective: Objective = "elbo",
+    num_samples: int = 1,
+    beta: float = 1.0,
+    free_bits: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> Tensor:
-    """The minibatch training loss (a scalar to minimise)."""
+    r"""The minibatch loss to minimise: $-\frac1B\sum_b \mathrm{ELBO}_\beta(x_b)$ (with free bits if
+    $\lambda > 0$: :func:`free_bits_kl`), or $-\frac1B\sum_b \mathcal L_k(x_b)$ for ``objective="iwae"``.
+
+    Args:
+        model: a :class:`~vae_edu.models.VariationalModel` (``elbo_terms`` for free bits).
+        batch: ``(x,)`` or ``(x, y, ...)``.
+        objective: ``"elbo"`` or ``"iwae"``.
+        num_samples: draws of $z$ per example ($k$ for ``"iwae"``).
+        beta: the KL weight $\beta$.
+        free_bits: $\lambda$, nats per latent dimension; 0 = off.
+        generator: optional :class:`torch.Generator` for the noise.
+
+    Returns:
+        A scalar (0-dim tensor), differentiable.
+
+    Book: *Training a VAE on digits* and *Posterior collapse and the rate–distortion trade-off*.
+    """
     if objective == "iwae":
         return -iwae_bound(model, batch, num_samples, generator).mean()
     if free_bits > 0:
         terms = model.elbo_terms(*batch, num_samples=num_samples, generator=generator)
+        if terms.kl_per_dim is None:
+            raise TypeError("free_bits needs a closed-form KL per latent dimension, which this model has not")
         return -terms.reconstruction.mean() + beta * free_bits_kl(terms.kl_per_dim, free_bits)
     return -model.elbo(*batch, num_samples=num_samples, beta=beta, generator=generator).mean()
 
 
-def _validation_loss(
-    model: Any, data: tuple[Tensor, ...], objective: str, num_samples: int, val_num_samples: int, generator: torch.Generator
+def validation_loss(
+    model: Any,
+    data: tuple[Tensor, ...],
+    *,
+    objective: Objective = "elbo",
+    num_samples: int = 1,
+    generator: torch.Generator | None = None,
 ) -> float:
-    r"""$-\mathrm{ELBO}$ per example, or $-\mathcal L_k$ for the IWAE objective (what is being optimised)."""
+    r"""$-\mathrm{ELBO}$ per example over ``data`` (one draw of $z$), or $-\mathcal L_k$ for the IWAE
+    objective: what :func:`~vae_edu.train.fit` watches for early stopping.
+
+    Book: *Training a VAE on digits*.
+    """
     if objective == "elbo":
-        return mean_negative_elbo(model, data, num_samples=val_num_samples, generator=generator)
+        return mean_negative_elbo(model, data, generator=generator)
     total = 0.0
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(model):
         for start in range(0, data[0].shape[0], 256):
             part = tuple(t[start : start + 256] for t in data)
             total -= float(iwae_bound(model, part, num_samples, generator).sum())

@@ -24,6 +24,8 @@ from .distributions import log_normal_diag, log_normal_full, log_standard_normal
 from .estimators import mc_mean
 from .marginal import log_marginal_grid
 from .models.iaf import IAFFlow
+from .models.iaf_encoder import IAFPosterior
+from .models.posteriors import DiagonalGaussian
 from .utils import check_int, check_positive_float, check_tensor
 
 __all__ = [
@@ -186,8 +188,9 @@ class IAFQ(nn.Module):
 
     def sample(self, num_samples: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         r"""Draw $z_T$ and return $(z_T, \log q(z_T))$ of shapes ``(N, d)``, ``(N,)``."""
-        z_T, log_q = self.flow.sample(self.base.mu, self.base.log_var, num_samples, None, generator)  # (N, d), (N,)
-        return z_T, log_q
+        check_int("num_samples", num_samples, 1)
+        q = IAFPosterior(DiagonalGaussian(self.base.mu, self.base.log_var), self.flow, None)
+        return q.rsample_with_log_prob(num_samples, generator)  # (N, d), (N,)
 
 
 def _check_q(q: object) -> nn.Module:

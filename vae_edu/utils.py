@@ -7,15 +7,20 @@ clipped or turned into a NaN three functions later.
 
 from __future__ import annotations
 
+import math
 import os
 import random
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
 __all__ = [
+    "check_number",
+    "atomic_save",
     "setup",
     "run_seed",
     "run_number",
@@ -313,3 +318,34 @@ def check_labels(name: str, y: object, num_classes: int, batch_size: int | None 
     if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
         raise ValueError(f"{name} must hold labels in [0, {num_classes}), got values in [{int(y.min())}, {int(y.max())}]")
     return y
+
+
+def check_number(name: str, value: object, *, minimum: float, integer: bool = False, allow_none: bool = False) -> None:
+    """Check that ``value`` is a finite number (an int if ``integer``) of at least ``minimum`` (or ``None``
+    if ``allow_none``).
+
+    Raises:
+        ValueError: naming ``name``.
+    """
+    if value is None and allow_none:
+        return
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not minimum <= value < math.inf:  # type: ignore[operator]
+        kind = "an int" if integer else "a finite number"
+        raise ValueError(f"{name} must be {kind} >= {minimum}{' or None' if allow_none else ''}, got {value!r}")
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    """``torch.save`` to a temporary file in the same directory, then ``os.replace``: never a partial file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+

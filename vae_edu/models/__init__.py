@@ -1,9 +1,14 @@
-"""VAE models: :class:`Encoder`, :class:`Decoder`, :class:`Prior` composed in :class:`VAE`; the
-conditional VAE (:class:`CVAE`), a small GAN (:class:`GAN`), the IAF-VAE (:class:`IAFVAE`) and the
-Dirichlet VAE (:class:`DirichletVAE`).
+r"""VAE models as parts and their composition: ``VAE(encoder, decoder, prior)``.
+
+Encoders (:class:`Encoder`, :class:`IAFEncoder`, :class:`ConditionalEncoder`) return a posterior
+object (:class:`DiagonalGaussian`, :class:`IAFPosterior`); decoders (:class:`Decoder`,
+:class:`AutoregressiveDecoder`, :class:`ConditionalDecoder`) give $\log p(x|z)$; priors
+(:class:`StandardNormalPrior`, :class:`LabelPrior`) give $\log p(z)$, samples and, where one
+exists, the closed-form KL. The conditional VAE (:class:`CVAE`) is a :class:`VAE` of conditional
+parts. Also: a small GAN (:class:`GAN`) and the Dirichlet VAE (:class:`DirichletVAE`).
 
 >>> from vae_edu.models import VAE, VAEConfig
->>> VAE(VAEConfig(z_dim=2)).config.z_dim
+>>> VAE.from_config(VAEConfig(z_dim=2)).config.z_dim
 2
 
 Book: *Training a VAE on digits*.
@@ -15,10 +20,12 @@ from .config import ACTIVATIONS, LIKELIHOODS, VAEConfig
 from .cvae import CVAE, ConditionalDecoder, ConditionalEncoder, LabelPrior
 from .dirichlet import DirichletEncoder, DirichletVAE, DirichletVAEConfig
 from .gan import GAN, Discriminator, GANConfig, Generator
+from .autoregressive import AutoregressiveDecoder
 from .iaf import IAFFlow, IAFStep
-from .iaf_vae import IAFVAE, IAFEncoder
+from .iaf_encoder import IAFEncoder, IAFPosterior
 from .layers import Decoder, Encoder, mlp
-from .prior import Prior
+from .posteriors import DiagonalGaussian, Posterior
+from .prior import StandardNormalPrior
 from .protocols import HasELBOTerms, VariationalModel
 from .vae import VAE, ELBOTerms
 
@@ -28,7 +35,10 @@ __all__ = [
     "ACTIVATIONS",
     "Encoder",
     "Decoder",
-    "Prior",
+    "StandardNormalPrior",
+    "Posterior",
+    "DiagonalGaussian",
+    "AutoregressiveDecoder",
     "mlp",
     "VAE",
     "ELBOTerms",
@@ -48,5 +58,5 @@ __all__ = [
     "IAFStep",
     "IAFFlow",
     "IAFEncoder",
-    "IAFVAE",
+    "IAFPosterior",
 ]

@@ -1,4 +1,7 @@
-r"""An autoregressive decoder $p(x|z) = \prod_d p(x_d \mid x_{<d}, z)$, and the VAE that uses it.
+r"""An autoregressive decoder $p(x|z) = \prod_d p(x_d \mid x_{<d}, z)$, a part for :class:`~vae_edu.models.VAE`.
+
+``VAE(Encoder(config), AutoregressiveDecoder(config), StandardNormalPrior(config.z_dim))`` is a VAE
+with this decoder.
 
 A decoder this strong can model the data on its own, without looking at $z$: each pixel is
 predicted from the pixels before it. The ELBO then prefers $q(z|x) = p(z)$ (zero KL) unless $z$
@@ -19,11 +22,10 @@ from torch import Tensor, nn
 from ..distributions import _log_categorical
 from ..utils import check_int
 from .config import VAEConfig
-from .layers import _check_z, _model_dtype, check_data
+from .checks import check_data, check_z, model_dtype
 from .made import MADE
-from .vae import VAE
 
-__all__ = ["AutoregressiveDecoder", "AutoregressiveVAE"]
+__all__ = ["AutoregressiveDecoder"]
 
 
 def _sample_levels(logits: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -96,7 +98,6 @@ class AutoregressiveDecoder(nn.Module):
         Returns:
             logits, shape ``(..., x_dim, num_levels)`` with the broadcast batch shape, e.g. ``(K, B, x_dim, L)``.
         """
-        _check_z(z, self.config.z_dim, _model_dtype(self))
         return self.made(x * self.input_scale, z)
 
     def log_prob(self, x: Tensor, z: Tensor) -> Tensor:
@@ -109,8 +110,11 @@ class AutoregressiveDecoder(nn.Module):
         Returns:
             shape ``(K, B)`` (or ``(B,)``).
         """
-        check_data("x", x, self.config, _model_dtype(self))
         return _log_categorical(x, self(x, z))
+
+    def check_data(self, x: Tensor, name: str = "x") -> None:
+        """Check data for this decoder (shape, dtype, levels); ``VAE`` calls it."""
+        check_data(name, x, self.config, model_dtype(self))
 
     def sample(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         r"""Draw $x \sim p(x|z)$ by ancestral sampling, one pixel at a time in ``order`` ($D$ network passes).
@@ -122,7 +126,7 @@ class AutoregressiveDecoder(nn.Module):
         Returns:
             levels as floats, shape ``(..., x_dim)``.
         """
-        _check_z(z, self.config.z_dim, _model_dtype(self))
+        check_z(z, self.config.z_dim, model_dtype(self))
         x = torch.zeros((*z.shape[:-1], self.config.x_dim), dtype=z.dtype, device=z.device)  # (..., D)
         with torch.no_grad():
             for d in self.order.tolist():  # pixel d sees only the pixels already drawn
@@ -145,35 +149,6 @@ class AutoregressiveDecoder(nn.Module):
             shape ``(..., x_dim)``.
         """
         check_int("num_samples", num_samples)
-        _check_z(z, self.config.z_dim, _model_dtype(self))
+        check_z(z, self.config.z_dim, model_dtype(self))
         draws = self.sample(z.expand(num_samples, *z.shape), generator)  # (S, ..., D)
         return draws.mean(dim=0)
-
-
-class AutoregressiveVAE(VAE):
-    r"""A :class:`~vae_edu.models.VAE` whose decoder is an :class:`AutoregressiveDecoder`.
-
-    Everything else is inherited: the Gaussian encoder, the standard normal prior, ``elbo``,
-    ``elbo_terms``, ``kl_per_dim``, ``log_importance_weights``, ``sample`` and ``reconstruct``
-    (the latter two with the decoder's sequential sampling), so :func:`~vae_edu.train.fit` and
-    :func:`~vae_edu.estimators.log_likelihood` work unchanged.
-
-    Args:
-        config: the hyper-parameters (``likelihood="categorical"``); the encoder is built from them.
-        decoder_hidden_sizes: widths of the decoder MADE's hidden layers (default ``(config.hidden,)``).
-        order: the pixels in generation order (default: raster order).
-        direct: the MADE's direct connection from earlier pixels to the logits.
-
-    Book: *Posterior collapse and the rate–distortion trade-off*.
-    """
-
-    def __init__(
-        self,
-        config: VAEConfig | None = None,
-        decoder_hidden_sizes: Sequence[int] | None = None,
-        *,
-        order: Sequence[int] | Tensor | None = None,
-        direct: bool = True,
-    ) -> None:
-        super().__init__(config)
-        self.decoder = AutoregressiveDecoder(self.config, decoder_hidden_sizes, order=order, direct=direct)  # type: ignore[assignment]

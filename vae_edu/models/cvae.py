@@ -15,7 +15,6 @@ Book: *The conditional VAE*.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 from torch import Tensor, nn
@@ -24,8 +23,10 @@ from ..distributions import log_normal_diag, log_standard_normal, reparameterize
 from ..kl import kl_normal_normal, kl_normal_std_normal
 from ..utils import check_int, check_labels
 from .config import VAEConfig
-from .layers import Decoder, _check_z, check_data, mlp
-from .vae import ELBOTerms
+from .checks import check_data, check_z, model_dtype
+from .layers import Decoder, mlp
+from .posteriors import DiagonalGaussian
+from .vae import VAE
 
 __all__ = ["check_labels", "one_hot", "ConditionalEncoder", "ConditionalDecoder", "LabelPrior", "CVAE"]
 
@@ -53,13 +54,11 @@ class ConditionalEncoder(nn.Module):
         self.config, self.num_classes = config, num_classes
         self.net = mlp(config.x_dim + num_classes, config.hidden, config.num_hidden_layers, 2 * config.z_dim, config.activation)
 
-    def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        r"""The parameters of $q(z|x,y)$: ``(mu_q, log_var_q)``, each of shape ``(B, z_dim)``, for ``x`` ``(B, x_dim)`` and ``y`` ``(B,)``."""
-        check_data("x", x, self.config, next(self.parameters()).dtype, values=False)
-        check_labels("y", y, self.num_classes, x.shape[0])
+    def forward(self, x: Tensor, y: Tensor) -> DiagonalGaussian:
+        r"""$q(z|x,y)$ for ``x`` ``(B, x_dim)`` and ``y`` ``(B,)``: ``mu`` and ``log_var`` of shape ``(B, z_dim)``."""
         out = self.net(torch.cat([x, one_hot(y, self.num_classes, x.dtype)], dim=-1))  # (B, 2 z_dim)
         mu_q, log_var_q = out.chunk(2, dim=-1)  # (B, z_dim) each
-        return mu_q, log_var_q
+        return DiagonalGaussian(mu_q, log_var_q)
 
 
 class ConditionalDecoder(nn.Module):
@@ -81,7 +80,7 @@ class ConditionalDecoder(nn.Module):
         self.decoder = Decoder(dataclasses.replace(config, z_dim=config.z_dim + num_classes))
 
     def _input(self, z: Tensor, y: Tensor) -> Tensor:
-        _check_z(z, self.config.z_dim, next(self.parameters()).dtype)
+        check_z(z, self.config.z_dim, model_dtype(self))
         check_labels("y", y, self.num_classes)
         if z.dim() < 2 or z.shape[-2] != y.shape[0]:
             raise ValueError(f"z must have shape (..., B, z_dim) with B = len(y) = {y.shape[0]}, got {tuple(z.shape)}")
@@ -91,6 +90,11 @@ class ConditionalDecoder(nn.Module):
     def forward(self, z: Tensor, y: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         """The parameters of $p(x|z,y)$ (see :meth:`vae_edu.models.Decoder.forward`), for ``z`` ``(..., B, z_dim)``, ``y`` ``(B,)``."""
         return self.decoder(self._input(z, y))
+
+    def check_data(self, x: Tensor, y: Tensor, name: str = "x") -> None:
+        """Check data and labels for this decoder; ``CVAE`` calls it."""
+        check_data(name, x, self.config, model_dtype(self))
+        check_labels("y", y, self.num_classes, x.shape[0])
 
     def log_prob(self, x: Tensor, z: Tensor, y: Tensor) -> Tensor:
         r"""$\log p(x|z,y)$, summed over the pixels: shape ``(K, B)`` for ``z`` ``(K, B, z_dim)`` (or ``(B,)``)."""
@@ -141,7 +145,7 @@ class LabelPrior(nn.Module):
 
     def log_prob(self, z: Tensor, y: Tensor) -> Tensor:
         r"""$\log p(z|y)$ for ``z`` of shape ``(..., B, z_dim)`` and ``y`` of shape ``(B,)``: shape ``(..., B)``."""
-        _check_z(z, self.z_dim, self.mu_p.dtype)
+        check_z(z, self.z_dim, self.mu_p.dtype)
         mu_p, log_var_p = self.params(y)
         if z.dim() < 2 or z.shape[-2] != y.shape[0]:
             raise ValueError(f"z must have shape (..., B, z_dim) with B = len(y) = {y.shape[0]}, got {tuple(z.shape)}")
@@ -155,31 +159,26 @@ class LabelPrior(nn.Module):
         eps = torch.randn(mu_p.shape, dtype=mu_p.dtype, device=mu_p.device, generator=generator)
         return reparameterize(mu_p, log_var_p, eps)
 
-    def kl(self, mu_q: Tensor, log_var_q: Tensor, y: Tensor) -> Tensor:
-        r"""$\mathrm{KL}\big(q(z|x,y)\,\|\,p(z|y)\big)$ in closed form (``kl_normal_normal``; ``kl_normal_std_normal`` for the standard prior).
-
-        Args:
-            mu_q, log_var_q: parameters of $q$, shape ``(B, z_dim)`` (or ``(B, z_dim, 1)`` for the
-                KL of each latent dimension, shape ``(B, z_dim)``).
-            y: labels, shape ``(B,)``.
-
-        Returns:
-            shape ``(B,)`` (or ``(B, z_dim)``).
+    def kl_per_dim(self, q: object, y: Tensor) -> Tensor | None:
+        r"""$\mathrm{KL}\big(q(z_j|x,y)\,\|\,p(z_j|y)\big)$ per dimension, shape ``(B, z_dim)``, in closed form
+        for a :class:`~vae_edu.models.DiagonalGaussian` ``q`` (``None`` for any other posterior).
         """
-        check_labels("y", y, self.num_classes, mu_q.shape[0])
+        if not isinstance(q, DiagonalGaussian):
+            return None
+        mu_q, log_var_q = q.mu[..., None], q.log_var[..., None]  # (B, z_dim, 1)
         if not self.learned:
             return kl_normal_std_normal(mu_q, log_var_q)
         mu_p, log_var_p = self.params(y)
-        if mu_q.dim() == 3:  # per-dimension KL: (B, z_dim, 1)
-            mu_p, log_var_p = mu_p[..., None], log_var_p[..., None]
-        return kl_normal_normal(mu_q, log_var_q, mu_p, log_var_p)
+        return kl_normal_normal(mu_q, log_var_q, mu_p[..., None], log_var_p[..., None])
 
 
-class CVAE(nn.Module):
+class CVAE(VAE):
     r"""A conditional VAE: $q(z|x,y)$, $p(x|z,y)$ and $p(z|y)$, with the likelihoods of :class:`VAEConfig`.
 
-    Created in evaluation mode, like :class:`~vae_edu.models.VAE`. Every method takes the labels
-    ``y`` (int64, shape ``(B,)``, values in ``[0, num_classes)``) right after ``x``.
+    A :class:`~vae_edu.models.VAE` made of :class:`ConditionalEncoder`, :class:`ConditionalDecoder`
+    and :class:`LabelPrior`: every method takes the labels ``y`` (int64, shape ``(B,)``, values in
+    ``[0, num_classes)``) right after ``x``. It adds label-driven generation (:meth:`sample`) and
+    style transfer (:meth:`transfer`).
 
     Args:
         config: the hyper-parameters of the networks (default: the book's digits model).
@@ -198,87 +197,27 @@ class CVAE(nn.Module):
     """
 
     def __init__(self, config: VAEConfig | None = None, *, num_classes: int = 10, learned_prior: bool = False) -> None:
-        super().__init__()
         config = VAEConfig() if config is None else config
         if not isinstance(config, VAEConfig):
             raise TypeError(f"config must be a VAEConfig, got {type(config).__name__}")
         num_classes = check_int("num_classes", num_classes, minimum=2)
         if not isinstance(learned_prior, bool):
             raise TypeError(f"learned_prior must be a bool, got {type(learned_prior).__name__}")
+        super().__init__(
+            ConditionalEncoder(config, num_classes),
+            ConditionalDecoder(config, num_classes),
+            LabelPrior(config.z_dim, num_classes, learned_prior),
+        )
         self.config, self.num_classes = config, num_classes
-        self.encoder = ConditionalEncoder(config, num_classes)
-        self.decoder = ConditionalDecoder(config, num_classes)
-        self.prior = LabelPrior(config.z_dim, num_classes, learned_prior)
-        self.eval()  # dropout (if any) only inside fit()
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """The dtype of the parameters (data must have it too)."""
-        return next(self.encoder.parameters()).dtype
-
-    def encode(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        r"""The parameters of $q(z|x,y)$, checking that ``x`` holds values the likelihood can score.
-
-        Returns:
-            ``(mu_q, log_var_q)``, each of shape ``(B, z_dim)``.
-        """
-        check_data("x", x, self.config, self.dtype)
-        return self.encoder(x, y)
-
-    def _sample_z(self, mu_q: Tensor, log_var_q: Tensor, num_samples: int, generator: torch.Generator | None) -> Tensor:
-        check_int("num_samples", num_samples)
-        eps = torch.randn((num_samples, *mu_q.shape), dtype=mu_q.dtype, device=mu_q.device, generator=generator)
-        return reparameterize(mu_q, log_var_q, eps)  # (K, B, z_dim)
-
-    def elbo_terms(self, x: Tensor, y: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> ELBOTerms:
-        r"""$\mathbb E_{q(z|x,y)}[\log p(x|z,y)]$ (Monte Carlo, reparameterized) and $\mathrm{KL}\big(q(z_j|x,y)\,\|\,p(z_j|y)\big)$ per dimension (closed form).
-
-        Returns:
-            :class:`~vae_edu.models.ELBOTerms` with ``reconstruction`` ``(B,)`` and ``kl_per_dim`` ``(B, z_dim)``.
-        """
-        mu_q, log_var_q = self.encode(x, y)
-        z = self._sample_z(mu_q, log_var_q, num_samples, generator)  # (K, B, z_dim)
-        reconstruction = self.decoder.log_prob(x, z, y).mean(dim=0)  # (B,)
-        kl_per_dim = self.prior.kl(mu_q[..., None], log_var_q[..., None], y)  # (B, z_dim)
-        return ELBOTerms(reconstruction, kl_per_dim)
-
-    def elbo(
-        self, x: Tensor, y: Tensor, num_samples: int = 1, beta: float = 1.0, generator: torch.Generator | None = None
-    ) -> Tensor:
-        r"""The conditional ELBO per example, a lower bound on $\log p(x|y)$ (for $\beta = 1$).
-
-        $$\mathrm{ELBO}_\beta(x, y) = \mathbb E_{q(z|x,y)}\big[\log p(x|z,y)\big] - \beta\,\mathrm{KL}\big(q(z|x,y)\,\|\,p(z|y)\big)$$
-
-        Args:
-            x: data, shape ``(B, x_dim)``.
-            y: labels, shape ``(B,)``, int64.
-            num_samples: $K$, draws of $z$ per example.
-            beta: $\beta \ge 0$, the weight of the KL term.
-            generator: optional :class:`torch.Generator` for the noise.
-
-        Returns:
-            shape ``(B,)``, in nats.
-        """
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < math.inf:
-            raise ValueError(f"beta must be a finite float >= 0, got {beta!r}")
-        return self.elbo_terms(x, y, num_samples, generator).elbo(beta)
-
-    def log_importance_weights(self, x: Tensor, y: Tensor, num_samples: int, generator: torch.Generator | None = None) -> Tensor:
-        r"""$\log w_k = \log p(x|z_k,y) + \log p(z_k|y) - \log q(z_k|x,y)$, $z_k \sim q(z|x,y)$: shape ``(K, B)``.
-
-        $\log\frac1K\sum_k w_k$ is the IWAE bound on $\log p(x|y)$ (see :func:`vae_edu.estimators.log_likelihood`).
-        """
-        mu_q, log_var_q = self.encode(x, y)
-        z = self._sample_z(mu_q, log_var_q, num_samples, generator)  # (K, B, z_dim)
-        log_q = log_normal_diag(z, mu_q, log_var_q)  # (K, B)
-        return self.decoder.log_prob(x, z, y) + self.prior.log_prob(z, y) - log_q
 
     def class_labels(self, n_per_class: int) -> Tensor:
         """The labels ``0, ..., 0, 1, ..., C-1``, each ``n_per_class`` times: shape ``(C * n_per_class,)``, int64."""
         check_int("n_per_class", n_per_class)
         return torch.arange(self.num_classes).repeat_interleave(n_per_class)
 
-    def sample(self, y: Tensor, generator: torch.Generator | None = None, *, expected: bool = False) -> Tensor:
+    def sample(  # type: ignore[override]
+        self, y: Tensor, generator: torch.Generator | None = None, *, expected: bool = False
+    ) -> Tensor:
         r"""One image per label by ancestral sampling: $z \sim p(z|y)$, then $x \sim p(x|z,y)$ (or $\mathbb E[x|z,y]$ if ``expected``).
 
         Args:
@@ -291,11 +230,6 @@ class CVAE(nn.Module):
         """
         z = self.prior.sample(y, generator)  # (B, z_dim)
         return self.decoder.mean(z, y) if expected else self.decoder.sample(z, y, generator)
-
-    def reconstruct(self, x: Tensor, y: Tensor) -> Tensor:
-        r"""The expected image $\mathbb E_{p(x|z,y)}[x]$ at $z = \mu_q(x, y)$, shape ``(B, x_dim)``."""
-        mu_q, _ = self.encode(x, y)
-        return self.decoder.mean(mu_q, y)
 
     def transfer(self, x: Tensor, y_from: Tensor, y_to: Tensor) -> Tensor:
         r"""Style transfer: encode $x$ with its label, decode the same $z = \mu_q(x, y_{\text{from}})$ with another.
@@ -310,7 +244,9 @@ class CVAE(nn.Module):
         Returns:
             shape ``(B, x_dim)``, in the data's units.
         """
-        check_labels("y_from", y_from, self.num_classes, x.shape[0] if isinstance(x, Tensor) and x.dim() else None)
-        check_labels("y_to", y_to, self.num_classes, y_from.shape[0])
-        mu_q, _ = self.encode(x, y_from)
-        return self.decoder.mean(mu_q, y_to)
+        if self.validate_args:
+            batch_size = x.shape[0] if isinstance(x, Tensor) and x.dim() else None
+            check_labels("y_from", y_from, self.num_classes, batch_size)
+            check_labels("y_to", y_to, self.num_classes, batch_size)
+            self.check_data(x, y_from, name="x")
+        return self.decoder.mean(self.encoder(x, y_from).mu, y_to)

@@ -27,7 +27,8 @@ from torch import Tensor, nn
 
 from ..utils import check_int, check_tensor
 from .config import ACTIVATIONS
-from .layers import _check_z, _model_dtype, mlp
+from .checks import check_z, model_dtype
+from .layers import mlp
 
 __all__ = [
     "GANConfig",
@@ -137,7 +138,7 @@ class Generator(nn.Module):
         Returns:
             shape ``(..., x_dim)``; in $(0, 1)$ for ``output="sigmoid"``. Differentiable.
         """
-        _check_z(z, self.config.z_dim, _model_dtype(self))
+        check_z(z, self.config.z_dim, model_dtype(self))
         out = self.net(z)  # (..., x_dim)
         return torch.sigmoid(out) if self.config.output == "sigmoid" else out
 
@@ -168,8 +169,8 @@ class Discriminator(nn.Module):
         check_tensor("x", x, min_dim=2)
         if x.shape[-1] != self.config.x_dim:
             raise ValueError(f"x must have last dimension x_dim={self.config.x_dim}, got shape {tuple(x.shape)}")
-        if x.dtype != _model_dtype(self):
-            raise TypeError(f"x has dtype {x.dtype} but the model has dtype {_model_dtype(self)}")
+        if x.dtype != model_dtype(self):
+            raise TypeError(f"x has dtype {x.dtype} but the model has dtype {model_dtype(self)}")
         return self.net(x).squeeze(-1)  # (B,)
 
 
@@ -203,7 +204,7 @@ class GAN(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         """The dtype of the parameters (data must have it too)."""
-        return _model_dtype(self.generator)
+        return model_dtype(self.generator)
 
     def sample_z(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         r"""Noise $z \sim \mathcal N(0, I)$, shape ``(n, z_dim)``, in the model's dtype."""

@@ -31,9 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..distributions import log_normal_diag, reparameterize
 from ..utils import check_int, check_tensor
-from .made import MADE, _check_hidden_sizes
+from .made import MADE, check_hidden_sizes
 
 __all__ = ["IAFStep", "IAFFlow"]
 
@@ -42,8 +41,7 @@ class IAFStep(nn.Module):
     r"""One gated IAF step, $z_t = \sigma_t \odot z_{t-1} + (1 - \sigma_t)\odot m_t$ with $(m_t, s_t)$ from a MADE.
 
     $\sigma_t = \operatorname{sigmoid}(s_t + b)$, where $b$ = ``forget_bias`` starts $\sigma_t$
-    close to 1 (the step starts close to the identity; the paper uses $b = 1$ or $2$). The
-    scales of the last call are cached, so :meth:`log_abs_det_jacobian` costs nothing.
+    close to 1 (the step starts close to the identity; the paper uses $b = 1$ or $2$).
 
     Args:
         z_dim: dimension $d$ of $z$.
@@ -77,42 +75,27 @@ class IAFStep(nn.Module):
             z_dim, hidden_sizes, num_params=2, order=order, context_dim=context_dim, activation=activation,
             direct=True,
         )
-        self._log_sigma: Tensor | None = None
 
     @property
     def order(self) -> Tensor:
         """The autoregressive order of this step, shape ``(z_dim,)``."""
         return self.made.order
 
-    def forward(self, z: Tensor, context: Tensor | None = None) -> Tensor:
-        r"""$z_t = \sigma_t \odot z_{t-1} + (1 - \sigma_t)\odot m_t$.
+    def forward(self, z: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        r"""$z_t = \sigma_t \odot z_{t-1} + (1 - \sigma_t)\odot m_t$ and its log-determinant.
 
         Args:
             z: $z_{t-1}$, shape ``(..., z_dim)``.
             context: $h$, shape ``(..., context_dim)`` (broadcasting with ``z``), iff the step has one.
 
         Returns:
-            $z_t$, shape ``(..., z_dim)`` (the broadcast batch shape).
+            ``(z_t, log_det)``: $z_t$ of shape ``(..., z_dim)`` and
+            $\log\left|\det \partial z_t / \partial z_{t-1}\right| = \sum_d \log\sigma_{t,d}$ of shape ``(...)``.
         """
         out = self.made(z, context)  # (..., z_dim, 2)
         m, s = out[..., 0], out[..., 1] + self.forget_bias  # (..., z_dim) each
-        log_sigma = F.logsigmoid(s)  # log sigma_t, stable for any s
-        self._log_sigma = log_sigma
         sigma = torch.sigmoid(s)
-        return sigma * z + (1.0 - sigma) * m
-
-    def log_abs_det_jacobian(self) -> Tensor:
-        r"""$\log\left|\det \partial z_t / \partial z_{t-1}\right| = \sum_d \log\sigma_{t,d}$ of the last :meth:`forward` call.
-
-        Returns:
-            shape ``(...)``, the batch shape of the last call.
-
-        Raises:
-            RuntimeError: if the step has not been called yet.
-        """
-        if self._log_sigma is None:
-            raise RuntimeError("call the step on a z first: log_abs_det_jacobian uses the scales it cached")
-        return self._log_sigma.sum(dim=-1)
+        return sigma * z + (1.0 - sigma) * m, F.logsigmoid(s).sum(dim=-1)  # logsigmoid: stable
 
 
 class IAFFlow(nn.Module):
@@ -154,7 +137,7 @@ class IAFFlow(nn.Module):
         check_int("z_dim", z_dim, 1)
         check_int("num_steps", num_steps, 1)
         check_int("context_dim", context_dim, 0)
-        sizes = _check_hidden_sizes(hidden_sizes)
+        sizes = check_hidden_sizes(hidden_sizes)
         self.z_dim, self.context_dim = z_dim, context_dim
         forward_order = torch.arange(z_dim)
         self.steps = nn.ModuleList(
@@ -177,38 +160,13 @@ class IAFFlow(nn.Module):
             $\sum_t \log|\det \partial z_t/\partial z_{t-1}|$ of shape ``(...)``.
         """
         check_tensor("z_0", z_0, min_dim=1)
+        if z_0.shape[-1] != self.z_dim:
+            raise ValueError(f"z_0 must have last dimension z_dim={self.z_dim}, got shape {tuple(z_0.shape)}")
+        dtype = next(self.parameters()).dtype
+        if z_0.dtype != dtype:
+            raise TypeError(f"z_0 has dtype {z_0.dtype} but the flow has dtype {dtype}")
         z, log_det = z_0, torch.zeros((), dtype=z_0.dtype, device=z_0.device)
         for step in self.steps:
-            z = step(z, context)  # (..., z_dim)
-            log_det = log_det + step.log_abs_det_jacobian()
+            z, step_log_det = step(z, context)  # (..., z_dim), (...)
+            log_det = log_det + step_log_det
         return z, log_det.expand(z.shape[:-1])
-
-    def sample(
-        self, mu_0: Tensor, log_var_0: Tensor, num_samples: int, context: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        r"""Draw $z_T$ with $z_0 = \mu_0 + \sigma_0\odot\varepsilon$ and return $\log q(z_T)$ with it.
-
-        $$\log q(z_T) = \log\mathcal N(z_0;\ \mu_0, \operatorname{diag}\sigma_0^2) - \sum_t \sum_d \log\sigma_{t,d}$$
-
-        Args:
-            mu_0, log_var_0: the base diagonal Gaussian, shape ``(B, z_dim)`` (or ``(z_dim,)``).
-            num_samples: $K \ge 1$.
-            context: $h$, shape ``(B, context_dim)``, iff the flow has a context.
-            generator: optional :class:`torch.Generator` for $\varepsilon$.
-
-        Returns:
-            ``(z_T, log_q)`` of shapes ``(K, B, z_dim)`` and ``(K, B)``; differentiable (reparameterized).
-        """
-        check_tensor("mu_0", mu_0, min_dim=1)
-        check_tensor("log_var_0", log_var_0, min_dim=1)
-        if mu_0.shape != log_var_0.shape or mu_0.shape[-1] != self.z_dim:
-            raise ValueError(
-                f"mu_0 and log_var_0 must both have shape (..., z_dim={self.z_dim}), got "
-                f"{tuple(mu_0.shape)} and {tuple(log_var_0.shape)}"
-            )
-        check_int("num_samples", num_samples, 1)
-        eps = torch.randn((num_samples, *mu_0.shape), dtype=mu_0.dtype, device=mu_0.device, generator=generator)
-        z_0 = reparameterize(mu_0, log_var_0, eps)  # (K, B, z_dim)
-        z_T, log_det = self(z_0, context)  # (K, B, z_dim), (K, B)
-        return z_T, log_normal_diag(z_0, mu_0, log_var_0) - log_det

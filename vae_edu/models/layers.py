@@ -10,7 +10,10 @@ Book: *Training a VAE on digits*.
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..distributions import (
@@ -19,10 +22,16 @@ from ..distributions import (
     log_normal_diag,
     reparameterize,
 )
-from ..utils import check_int, check_tensor
+from .checks import check_data, check_z, model_dtype
 from .config import VAEConfig
+from .posteriors import DiagonalGaussian
 
-__all__ = ["mlp", "Encoder", "Decoder", "check_data"]
+__all__ = ["mlp", "Encoder", "Decoder", "LEARNED_LOG_VAR_START", "LEARNED_LOG_VAR_MIN"]
+
+#: A learned Gaussian decoder's $\log\sigma_p^2$ at initialisation: $\sigma_p = 0.1$ (data on $[0, 1]$).
+LEARNED_LOG_VAR_START: float = math.log(1e-2)
+#: Its floor: $\sigma_p \ge 0.01$.
+LEARNED_LOG_VAR_MIN: float = math.log(1e-4)
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "leaky_relu": nn.LeakyReLU,
@@ -62,46 +71,6 @@ def mlp(
     return nn.Sequential(*layers)
 
 
-def _model_dtype(module: nn.Module) -> torch.dtype:
-    return next(module.parameters()).dtype
-
-
-def check_data(name: str, x: object, config: VAEConfig, dtype: torch.dtype, *, values: bool = True) -> Tensor:
-    """Check a batch of data for a model: shape ``(B, x_dim)``, the model's dtype, finite, and
-    (if ``values``) values the likelihood can score: levels ``0..L-1`` (categorical) or 0/1 (Bernoulli).
-
-    Raises:
-        TypeError, ValueError: naming ``name``.
-    """
-    check_tensor(name, x, min_dim=2)
-    assert isinstance(x, Tensor)
-    if x.dim() != 2 or x.shape[1] != config.x_dim:
-        raise ValueError(f"{name} must have shape (batch, x_dim={config.x_dim}), got {tuple(x.shape)}")
-    if x.dtype != dtype:
-        raise TypeError(f"{name} has dtype {x.dtype} but the model has dtype {dtype}; convert with .to({dtype})")
-    if values and config.likelihood == "categorical":
-        if not bool((x == torch.round(x)).all()):
-            raise ValueError(f"{name} must hold integer levels 0..{config.num_levels - 1} for the categorical decoder")
-        if not bool(((x >= 0) & (x <= config.num_levels - 1)).all()):
-            raise ValueError(
-                f"{name} must hold levels in [0, {config.num_levels - 1}] for the categorical decoder, got values in "
-                f"[{x.min().item():g}, {x.max().item():g}]"
-            )
-    if values and config.likelihood == "bernoulli" and not bool(((x == 0) | (x == 1)).all()):
-        raise ValueError(f"{name} must hold only 0s and 1s for the Bernoulli decoder (binarize it first)")
-    return x
-
-
-def _check_z(z: object, z_dim: int, dtype: torch.dtype) -> Tensor:
-    check_tensor("z", z, min_dim=1)
-    assert isinstance(z, Tensor)
-    if z.shape[-1] != z_dim:
-        raise ValueError(f"z must have last dimension z_dim={z_dim}, got shape {tuple(z.shape)}")
-    if z.dtype != dtype:
-        raise TypeError(f"z has dtype {z.dtype} but the model has dtype {dtype}")
-    return z
-
-
 class Encoder(nn.Module):
     r"""The encoder $q(z|x) = \mathcal N\big(z;\ \mu_q(x), \operatorname{diag}\sigma_q^2(x)\big)$, an MLP with two heads.
 
@@ -118,49 +87,18 @@ class Encoder(nn.Module):
         self.config = config
         self.net = mlp(config.x_dim, config.hidden, config.num_hidden_layers, 2 * config.z_dim, config.activation)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        r"""The parameters of $q(z|x)$.
+    def forward(self, x: Tensor) -> DiagonalGaussian:
+        r"""$q(z|x)$ for the batch.
 
         Args:
             x: data, shape ``(B, x_dim)``.
 
         Returns:
-            ``(mu_q, log_var_q)``, each of shape ``(B, z_dim)``.
+            a :class:`~vae_edu.models.DiagonalGaussian` with ``mu`` and ``log_var`` of shape
+            ``(B, z_dim)``; it unpacks as ``mu_q, log_var_q = encoder(x)``.
         """
-        check_data("x", x, self.config, _model_dtype(self), values=False)
-        out = self.net(x)  # (B, 2 z_dim)
-        mu_q, log_var_q = out.chunk(2, dim=-1)  # (B, z_dim) each
-        return mu_q, log_var_q
-
-    def sample(self, x: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
-        r"""Draw $z_k \sim q(z|x)$ with the reparameterization trick, $z = \mu_q + \sigma_q\odot\varepsilon$.
-
-        Args:
-            x: data, shape ``(B, x_dim)``.
-            num_samples: $K$, samples per example.
-            generator: optional :class:`torch.Generator` for $\varepsilon$.
-
-        Returns:
-            $z$, shape ``(K, B, z_dim)``; differentiable in the encoder's parameters.
-        """
-        check_int("num_samples", num_samples)
-        mu_q, log_var_q = self(x)
-        eps = torch.randn((num_samples, *mu_q.shape), dtype=mu_q.dtype, device=mu_q.device, generator=generator)
-        return reparameterize(mu_q, log_var_q, eps)  # (K, B, z_dim)
-
-    def log_prob(self, z: Tensor, x: Tensor) -> Tensor:
-        r"""$\log q(z|x) = \log\mathcal N\big(z;\ \mu_q(x), \operatorname{diag}\sigma_q^2(x)\big)$.
-
-        Args:
-            z: latent codes, shape ``(K, B, z_dim)`` (or ``(B, z_dim)``).
-            x: data, shape ``(B, x_dim)``.
-
-        Returns:
-            shape ``(K, B)`` (or ``(B,)``).
-        """
-        _check_z(z, self.config.z_dim, _model_dtype(self))
-        mu_q, log_var_q = self(x)
-        return log_normal_diag(z, mu_q, log_var_q)
+        mu_q, log_var_q = self.net(x).chunk(2, dim=-1)  # (B, z_dim) each
+        return DiagonalGaussian(mu_q, log_var_q)
 
 
 class Decoder(nn.Module):
@@ -188,10 +126,23 @@ class Decoder(nn.Module):
             config.z_dim, config.hidden, config.num_hidden_layers, width, config.activation, config.decoder_dropout
         )
         if config.likelihood == "gaussian":
-            if config.decoder_log_var is None:
-                self.log_var_p = nn.Parameter(torch.zeros(config.x_dim))  # learned, one per pixel
+            if config.decoder_log_var is None:  # learned, one per pixel, above the floor
+                start = math.log(math.expm1(LEARNED_LOG_VAR_START - LEARNED_LOG_VAR_MIN))
+                self.log_var_raw = nn.Parameter(torch.full((config.x_dim,), start))
             else:
-                self.register_buffer("log_var_p", torch.full((config.x_dim,), config.decoder_log_var))
+                self.register_buffer("fixed_log_var_p", torch.full((config.x_dim,), config.decoder_log_var))
+
+    @property
+    def log_var_p(self) -> Tensor:
+        r"""Gaussian decoder: $\log\sigma_p^2$ per pixel, shape ``(x_dim,)``.
+
+        Learned, it is ``LEARNED_LOG_VAR_MIN + softplus(log_var_raw)``: it starts at
+        $\sigma_p^2 = 10^{-2}$ (data on $[0, 1]$) and cannot fall below $\sigma_p^2 = 10^{-4}$, where a
+        constant pixel would otherwise drive it, and the log-likelihood, to infinity.
+        """
+        if self.config.decoder_log_var is None:
+            return LEARNED_LOG_VAR_MIN + F.softplus(self.log_var_raw)
+        return self.fixed_log_var_p
 
     def forward(self, z: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         r"""The parameters of $p(x|z)$.
@@ -203,7 +154,6 @@ class Decoder(nn.Module):
             categorical: logits, shape ``(..., x_dim, num_levels)``; Bernoulli: logits, shape
             ``(..., x_dim)``; Gaussian: ``(mu_p, log_var_p)``, each of shape ``(..., x_dim)``.
         """
-        _check_z(z, self.config.z_dim, _model_dtype(self))
         out = self.net(z)  # (..., out_width)
         if self.config.likelihood == "categorical":
             return out.view(*out.shape[:-1], self.config.x_dim, self.config.num_levels)  # (..., x_dim, L)
@@ -221,7 +171,6 @@ class Decoder(nn.Module):
         Returns:
             shape ``(K, B)`` (or ``(B,)``).
         """
-        check_data("x", x, self.config, _model_dtype(self))
         if self.config.likelihood == "categorical":
             if not torch.is_grad_enabled():  # evaluation: let the normaliser reuse the logits' memory
                 try:
@@ -236,6 +185,10 @@ class Decoder(nn.Module):
         mu_p, log_var_p = params
         return log_normal_diag(x, mu_p, log_var_p)
 
+    def check_data(self, x: Tensor, name: str = "x") -> None:
+        """Check data for this decoder (shape, dtype, values it can score); ``VAE`` calls it."""
+        check_data(name, x, self.config, model_dtype(self))
+
     def mean(self, z: Tensor) -> Tensor:
         r"""The expected image $\mathbb E_{p(x|z)}[x]$, in the data's units.
 
@@ -248,7 +201,7 @@ class Decoder(nn.Module):
         Returns:
             shape ``(..., x_dim)``.
         """
-        params = self(z)
+        params = self(check_z(z, self.config.z_dim, model_dtype(self)))
         if self.config.likelihood == "categorical":
             assert isinstance(params, Tensor)
             top = self.config.num_levels - 1
@@ -271,7 +224,7 @@ class Decoder(nn.Module):
         Returns:
             $x$, shape ``(..., x_dim)``: levels as floats (categorical), 0/1 (Bernoulli) or reals (Gaussian).
         """
-        params = self(z)
+        params = self(check_z(z, self.config.z_dim, model_dtype(self)))
         if self.config.likelihood == "categorical":
             assert isinstance(params, Tensor)
             cdf = torch.softmax(params, dim=-1).cumsum(dim=-1)  # (..., x_dim, L)

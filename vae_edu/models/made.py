@@ -34,7 +34,7 @@ from ..utils import check_int, check_tensor
 from .config import ACTIVATIONS
 from .layers import _ACTIVATIONS
 
-__all__ = ["MaskedLinear", "made_degrees", "made_masks", "MADE"]
+__all__ = ["MaskedLinear", "made_degrees", "made_masks", "MADE", "check_hidden_sizes"]
 
 
 def _check_order(order: object, x_dim: int) -> Tensor:
@@ -78,14 +78,14 @@ def made_degrees(order: Sequence[int] | Tensor, hidden_sizes: Sequence[int]) -> 
     x_dim = len(order)
     check_int("x_dim (the length of order)", x_dim, 1)
     order_t = _check_order(order, x_dim)
-    sizes = _check_hidden_sizes(hidden_sizes)
+    sizes = check_hidden_sizes(hidden_sizes)
     degrees_in = torch.empty(x_dim, dtype=torch.int64)
     degrees_in[order_t] = torch.arange(1, x_dim + 1)  # m(order[i]) = i + 1
     cycle = max(x_dim - 1, 1)
     return [degrees_in] + [1 + torch.arange(size) % cycle for size in sizes]
 
 
-def _check_hidden_sizes(hidden_sizes: object) -> list[int]:
+def check_hidden_sizes(hidden_sizes: object) -> list[int]:
     if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes, Sequence):
         raise TypeError(f"hidden_sizes must be a sequence of ints, got {type(hidden_sizes).__name__}")
     for size in hidden_sizes:
@@ -205,7 +205,7 @@ class MADE(nn.Module):
         check_int("x_dim", x_dim, 1)
         check_int("num_params", num_params, 1)
         check_int("context_dim", context_dim, 0)
-        sizes = _check_hidden_sizes(hidden_sizes)
+        sizes = check_hidden_sizes(hidden_sizes)
         if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         if not isinstance(direct, bool):

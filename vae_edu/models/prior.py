@@ -1,5 +1,9 @@
 r"""The prior $p(z)$ of a VAE: the standard normal.
 
+A prior is a part with ``log_prob(z)``, ``sample(n, generator=...)`` and ``kl_per_dim(q)``: the
+closed-form $\mathrm{KL}(q(z_j|x)\,\|\,p(z_j))$ per latent dimension when it knows ``q``'s family,
+else ``None`` (the VAE then uses the Monte Carlo KL).
+
 Book: *Training a VAE on digits*.
 """
 
@@ -11,16 +15,15 @@ from torch import Tensor, nn
 from ..distributions import log_standard_normal
 from ..kl import kl_normal_std_normal
 from ..utils import check_int
-from .layers import _check_z
+from .posteriors import DiagonalGaussian
 
-__all__ = ["Prior"]
+__all__ = ["StandardNormalPrior"]
 
 
-class Prior(nn.Module):
+class StandardNormalPrior(nn.Module):
     r"""The standard normal prior $p(z) = \mathcal N(0, I)$.
 
-    It has no parameters; ``mu_p`` and ``log_var_p`` (zeros) are buffers, so the prior follows
-    the model's dtype and device.
+    It has no parameters; the zero buffer ``mu_p`` lets it follow the model's dtype and device.
 
     Args:
         z_dim: latent dimension $d$.
@@ -29,44 +32,28 @@ class Prior(nn.Module):
     """
 
     mu_p: Tensor
-    log_var_p: Tensor
 
     def __init__(self, z_dim: int) -> None:
         super().__init__()
-        check_int("z_dim", z_dim)
-        self.z_dim = z_dim
+        self.z_dim = check_int("z_dim", z_dim)
         self.register_buffer("mu_p", torch.zeros(z_dim))
-        self.register_buffer("log_var_p", torch.zeros(z_dim))
 
     def log_prob(self, z: Tensor) -> Tensor:
-        r"""$\log p(z) = \log\mathcal N(z;\ 0, I)$.
-
-        Args:
-            z: latent codes, shape ``(..., z_dim)``.
-
-        Returns:
-            shape ``(...)``.
-        """
-        _check_z(z, self.z_dim, self.mu_p.dtype)
+        r"""$\log p(z) = \log\mathcal N(z;\ 0, I)$: ``z`` ``(..., z_dim)`` → ``(...)``."""
         return log_standard_normal(z)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        r"""Draw $n$ codes $z \sim \mathcal N(0, I)$.
-
-        Returns:
-            shape ``(n, z_dim)``.
-        """
+        r"""Draw $n$ codes $z \sim \mathcal N(0, I)$, shape ``(n, z_dim)``."""
         check_int("n", n)
-        return torch.randn((n, self.z_dim), dtype=self.mu_p.dtype, device=self.mu_p.device, generator=generator)
+        shape = (n, self.z_dim)
+        return torch.randn(shape, dtype=self.mu_p.dtype, device=self.mu_p.device, generator=generator)
 
-    def kl(self, mu_q: Tensor, log_var_q: Tensor) -> Tensor:
-        r"""$\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)$ in closed form, summed over the latent dimensions.
+    def kl_per_dim(self, q: object) -> Tensor | None:
+        r"""$\mathrm{KL}\big(q(z_j|x)\,\|\,\mathcal N(0, 1)\big)$ per dimension, shape ``(B, z_dim)``, for a
+        :class:`~vae_edu.models.DiagonalGaussian` ``q``; ``None`` for any other posterior.
 
-        Args:
-            mu_q, log_var_q: parameters of $q$, shape ``(..., z_dim)``.
-
-        Returns:
-            shape ``(...)``. Pass ``mu_q[..., None]`` and ``log_var_q[..., None]`` for the KL of
-            each latent dimension, shape ``(..., z_dim)``.
+        $$\mathrm{KL}_j = \tfrac12\big[\mu_{q,j}^2 + \sigma_{q,j}^2 - 1 - \log\sigma_{q,j}^2\big]$$
         """
-        return kl_normal_std_normal(mu_q, log_var_q)
+        if not isinstance(q, DiagonalGaussian):
+            return None
+        return kl_normal_std_normal(q.mu[..., None], q.log_var[..., None])  # (B, z_dim)

@@ -1,7 +1,18 @@
-r"""The variational autoencoder: :class:`Encoder`, :class:`Decoder` and :class:`Prior` composed, and its ELBO.
+r"""The variational autoencoder: an encoder, a decoder and a prior composed, and its ELBO.
 
 $$\mathrm{ELBO}(x) = \mathbb E_{q(z|x)}\big[\log p(x|z)\big] - \beta\,\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)
   \le \log p(x)\quad(\beta = 1)$$
+
+:class:`VAE` knows nothing about networks: it asks its parts.
+
+* ``encoder(x)`` returns the posterior $q(z|x)$ of the batch, an object with ``rsample``,
+  ``rsample_with_log_prob`` and ``mean`` (:mod:`vae_edu.models.posteriors`);
+* ``decoder.log_prob(x, z)`` is $\log p(x|z)$ (plus ``sample(z)`` and ``mean(z)`` to generate);
+* ``prior.log_prob(z)``, ``prior.sample(n)``, and ``prior.kl_per_dim(q)``: the closed-form KL
+  per latent dimension, or ``None`` when there is none (the VAE then uses the Monte Carlo KL).
+
+A conditional model passes extra inputs (labels) positionally after ``x``; the VAE hands them to
+every part: ``encoder(x, y)``, ``decoder.log_prob(x, z, y)``, ``prior.log_prob(z, y)``.
 
 Book: *Training a VAE on digits* and *Posterior collapse and the rate–distortion trade-off*.
 """
@@ -14,11 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..distributions import log_normal_diag, reparameterize
 from ..utils import check_int
 from .config import VAEConfig
-from .layers import Decoder, Encoder, check_data
-from .prior import Prior
 
 __all__ = ["VAE", "ELBOTerms"]
 
@@ -28,42 +36,57 @@ class ELBOTerms:
     r"""The two terms of the ELBO, per example.
 
     Attributes:
-        reconstruction: $\mathbb E_{q(z|x)}[\log p(x|z)]$ (a Monte Carlo mean over ``num_samples``
-            draws), shape ``(B,)``. Minus it is the *distortion*.
-        kl_per_dim: $\mathrm{KL}\big(q(z_j|x)\,\|\,p(z_j)\big)$ for each latent dimension $j$, in
-            closed form, shape ``(B, z_dim)``. Summed over $j$ it is the *rate*.
+        reconstruction: $\mathbb E_{q(z|x)}[\log p(x|z)]$, a Monte Carlo mean, shape ``(B,)``.
+            Minus it is the *distortion*.
+        kl: $\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)$, shape ``(B,)`` (the *rate*): in closed form
+            when the prior has one, else the Monte Carlo mean of $\log q(z|x) - \log p(z)$ on the
+            same draws.
+        kl_per_dim: the closed-form KL of each latent dimension, shape ``(B, z_dim)``, or
+            ``None`` when there is no closed form.
     """
 
     reconstruction: Tensor
-    kl_per_dim: Tensor
-
-    @property
-    def kl(self) -> Tensor:
-        r"""$\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big) = \sum_j \mathrm{KL}_j$, shape ``(B,)``."""
-        return self.kl_per_dim.sum(dim=-1)
+    kl: Tensor
+    kl_per_dim: Tensor | None = None
 
     def elbo(self, beta: float = 1.0) -> Tensor:
         r"""$\mathbb E_q[\log p(x|z)] - \beta\,\mathrm{KL}$, shape ``(B,)``."""
         return self.reconstruction - beta * self.kl
 
 
+def check_beta(beta: object) -> float:
+    """``beta`` as a float; ``ValueError`` unless it is a finite number >= 0."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < math.inf:
+        raise ValueError(f"beta must be a finite float >= 0, got {beta!r}")
+    return float(beta)
+
+
 class VAE(nn.Module):
-    r"""A VAE with a diagonal-Gaussian encoder, a standard normal prior and the decoder of ``config``.
+    r"""A VAE made of an encoder $q(z|x)$, a decoder $p(x|z)$ and a prior $p(z)$.
 
     A VAE is created in evaluation mode (``model.training`` is ``False``): with decoder dropout
     switched off, everything it computes is a deterministic function of its parameters and the
     generator passed in. :func:`~vae_edu.train.fit` switches it to training mode for the gradient
     steps only (call ``model.train()`` yourself in a hand-written training loop).
 
+    Its public methods check the data once (``validate_args=True``, through the decoder's
+    ``check_data`` when it has one); the parts trust what the VAE passes them.
+
     Args:
-        config: the hyper-parameters; the default :class:`VAEConfig` is the book's digits model
-            (categorical decoder over 17 levels, ``z_dim=16``, two hidden layers of 256).
+        encoder: returns $q(z|x)$ for a batch (e.g. :class:`~vae_edu.models.Encoder`,
+            :class:`~vae_edu.models.IAFEncoder`).
+        decoder: has ``log_prob(x, z)``, ``sample(z)``, ``mean(z)`` (e.g.
+            :class:`~vae_edu.models.Decoder`, :class:`~vae_edu.models.AutoregressiveDecoder`).
+        prior: has ``log_prob(z)``, ``sample(n)``, ``kl_per_dim(q)`` (e.g.
+            :class:`~vae_edu.models.StandardNormalPrior`).
+        validate_args: check the data passed to the public methods.
 
     Example:
         >>> import torch
-        >>> from vae_edu.models import VAE, VAEConfig
+        >>> from vae_edu.models import Decoder, Encoder, StandardNormalPrior, VAE, VAEConfig
         >>> _ = torch.manual_seed(0)
-        >>> model = VAE(VAEConfig(x_dim=4, z_dim=2, hidden=8, num_levels=3))
+        >>> config = VAEConfig(x_dim=4, z_dim=2, hidden=8, num_levels=3)
+        >>> model = VAE(Encoder(config), Decoder(config), StandardNormalPrior(config.z_dim))
         >>> x = torch.tensor([[0.0, 1.0, 2.0, 1.0]])
         >>> model.elbo(x, num_samples=10).shape
         torch.Size([1])
@@ -71,73 +94,109 @@ class VAE(nn.Module):
     Book: *Training a VAE on digits*.
     """
 
-    def __init__(self, config: VAEConfig | None = None) -> None:
+    def __init__(
+        self, encoder: nn.Module, decoder: nn.Module, prior: nn.Module, *, validate_args: bool = True
+    ) -> None:
         super().__init__()
-        config = VAEConfig() if config is None else config
-        if not isinstance(config, VAEConfig):
-            raise TypeError(f"config must be a VAEConfig, got {type(config).__name__}")
-        self.config = config
-        self.encoder = Encoder(config)
-        self.decoder = Decoder(config)
-        self.prior = Prior(config.z_dim)
+        for name, part in (("encoder", encoder), ("decoder", decoder), ("prior", prior)):
+            if not isinstance(part, nn.Module):
+                raise TypeError(f"{name} must be an nn.Module, got {type(part).__name__}")
+        self.encoder, self.decoder, self.prior = encoder, decoder, prior
+        self.validate_args = bool(validate_args)
+        self.config: VAEConfig | None = None
         self.eval()  # dropout (if any) only inside fit()
 
     @classmethod
     def from_config(cls, config: VAEConfig | None = None) -> "VAE":
-        """The book's VAE built from ``config`` (the default :class:`VAEConfig` is the digits model)."""
-        return cls(config)
+        """The book's VAE: MLP :class:`Encoder` and :class:`Decoder` from ``config`` and the
+        standard normal prior (the default :class:`VAEConfig` is the digits model)."""
+        from .layers import Decoder, Encoder  # noqa: PLC0415 (layers imports this module's types)
+        from .prior import StandardNormalPrior  # noqa: PLC0415
+
+        config = VAEConfig() if config is None else config
+        if not isinstance(config, VAEConfig):
+            raise TypeError(f"config must be a VAEConfig, got {type(config).__name__}")
+        model = cls(Encoder(config), Decoder(config), StandardNormalPrior(config.z_dim))
+        model.config = config
+        return model
 
     @property
     def dtype(self) -> torch.dtype:
         """The dtype of the parameters (data must have it too)."""
-        return next(self.encoder.parameters()).dtype
+        return next(self.parameters()).dtype
 
-    def _encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        check_data("x", x, self.config, self.dtype)
-        return self.encoder(x)
+    def check_data(self, x: Tensor, *context: Tensor, name: str = "x") -> None:
+        """Check a batch for this model (shape, dtype, values the likelihood can score, labels),
+        through the decoder's ``check_data`` if it has one.
 
-    def _sample_z(
-        self, mu_q: Tensor, log_var_q: Tensor, num_samples: int, generator: torch.Generator | None
-    ) -> Tensor:
-        check_int("num_samples", num_samples)
-        eps = torch.randn((num_samples, *mu_q.shape), dtype=mu_q.dtype, device=mu_q.device, generator=generator)
-        return reparameterize(mu_q, log_var_q, eps)  # (K, B, z_dim)
+        Raises:
+            TypeError, ValueError: naming ``name``.
+        """
+        check = getattr(self.decoder, "check_data", None)
+        if check is not None:
+            check(x, *context, name=name)
 
-    def elbo_terms(self, x: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> ELBOTerms:
-        r"""The reconstruction term (Monte Carlo, reparameterized) and the KL per latent dimension (closed form).
+    def _check(self, x: Tensor, context: tuple[Tensor, ...], num_samples: int = 1) -> None:
+        if self.validate_args:
+            check_int("num_samples", num_samples)
+            self.check_data(x, *context)
 
-        $$\mathbb E_{q(z|x)}[\log p(x|z)] \approx \frac1K\sum_{k=1}^K \log p(x|z_k),\quad z_k = \mu_q + \sigma_q\odot\varepsilon_k;
-          \qquad \mathrm{KL}_j = \tfrac12\big[\mu_{q,j}^2 + \sigma_{q,j}^2 - 1 - \log\sigma_{q,j}^2\big]$$
+    def encode(self, x: Tensor, *context: Tensor):  # type: ignore[no-untyped-def]
+        r"""$q(z|x)$ for the batch: the encoder's posterior object (for the Gaussian encoder a
+        :class:`~vae_edu.models.DiagonalGaussian`, which unpacks to ``(mu_q, log_var_q)``)."""
+        self._check(x, context)
+        return self.encoder(x, *context)
+
+    def elbo_terms(
+        self, x: Tensor, *context: Tensor, num_samples: int = 1, generator: torch.Generator | None = None
+    ) -> ELBOTerms:
+        r"""The reconstruction term (Monte Carlo, reparameterized) and the KL (closed form if the prior has one).
+
+        $$\mathbb E_{q(z|x)}[\log p(x|z)] \approx \frac1K\sum_{k=1}^K \log p(x|z_k),\qquad
+          z_k = \mu_q + \sigma_q\odot\varepsilon_k$$
 
         Args:
             x: data, shape ``(B, x_dim)``.
+            context: extra inputs of a conditional model (e.g. labels ``y``).
             num_samples: $K$, draws of $z$ per example.
             generator: optional :class:`torch.Generator` for $\varepsilon$.
 
         Returns:
-            :class:`ELBOTerms` with ``reconstruction`` ``(B,)`` and ``kl_per_dim`` ``(B, z_dim)``.
+            :class:`ELBOTerms`: ``reconstruction`` and ``kl`` ``(B,)``, ``kl_per_dim`` ``(B, z_dim)`` or ``None``.
 
         Book: *Posterior collapse and the rate–distortion trade-off*.
         """
-        mu_q, log_var_q = self._encode(x)
-        z = self._sample_z(mu_q, log_var_q, num_samples, generator)  # (K, B, z_dim)
-        reconstruction = self.decoder.log_prob(x, z).mean(dim=0)  # (B,)
-        kl_per_dim = self.prior.kl(mu_q[..., None], log_var_q[..., None])  # (B, z_dim)
-        return ELBOTerms(reconstruction, kl_per_dim)
+        self._check(x, context, num_samples)
+        q = self.encoder(x, *context)
+        kl_per_dim = self.prior.kl_per_dim(q, *context)  # (B, z_dim) or None
+        if kl_per_dim is not None:
+            z = q.rsample(num_samples, generator)  # (K, B, z_dim)
+            kl = kl_per_dim.sum(dim=-1)
+        else:
+            z, log_q = q.rsample_with_log_prob(num_samples, generator)  # (K, B, z_dim), (K, B)
+            kl = (log_q - self.prior.log_prob(z, *context)).mean(dim=0)
+        reconstruction = self.decoder.log_prob(x, z, *context).mean(dim=0)  # (B,)
+        return ELBOTerms(reconstruction, kl, kl_per_dim)
 
     def elbo(
-        self, x: Tensor, num_samples: int = 1, beta: float = 1.0, generator: torch.Generator | None = None
+        self,
+        x: Tensor,
+        *context: Tensor,
+        num_samples: int = 1,
+        beta: float = 1.0,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
         r"""The evidence lower bound per example, the quantity to maximise.
 
         $$\mathrm{ELBO}_\beta(x) = \mathbb E_{q(z|x)}\big[\log p(x|z)\big] - \beta\,\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)$$
 
         The expectation is a Monte Carlo mean over ``num_samples`` reparameterized draws (an
-        unbiased, differentiable estimate); the KL is in closed form. With $\beta = 1$ it is a
-        lower bound on $\log p(x)$. The training loss is ``-model.elbo(x).mean()``.
+        unbiased, differentiable estimate); the KL is in closed form when the prior has one. With
+        $\beta = 1$ it is a lower bound on $\log p(x)$. The training loss is ``-model.elbo(x).mean()``.
 
         Args:
             x: data, shape ``(B, x_dim)`` (levels for the categorical decoder, 0/1 for Bernoulli).
+            context: extra inputs of a conditional model (e.g. labels ``y``).
             num_samples: $K$, draws of $z$ per example.
             beta: $\beta \ge 0$, the weight of the KL term.
             generator: optional :class:`torch.Generator` for the noise.
@@ -147,29 +206,45 @@ class VAE(nn.Module):
 
         Book: *Training a VAE on digits*.
         """
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < math.inf:
-            raise ValueError(f"beta must be a finite float >= 0, got {beta!r}")
-        return self.elbo_terms(x, num_samples, generator).elbo(beta)
+        beta = check_beta(beta)
+        return self.elbo_terms(x, *context, num_samples=num_samples, generator=generator).elbo(beta)
 
-    def kl_per_dim(self, x: Tensor) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        *context: Tensor,
+        num_samples: int = 1,
+        beta: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        r"""``model(x)`` is ``model.elbo(x)``: the ELBO per example, shape ``(B,)``."""
+        return self.elbo(x, *context, num_samples=num_samples, beta=beta, generator=generator)
+
+    def kl_per_dim(self, x: Tensor, *context: Tensor) -> Tensor:
         r"""$\mathrm{KL}\big(q(z_j|x)\,\|\,p(z_j)\big)$ for every latent dimension $j$, in closed form (no sampling).
 
         A dimension whose KL is ~0 for every $x$ is *inactive*: $q(z_j|x) = p(z_j)$, so it carries
         no information about $x$ (posterior collapse).
 
-        Args:
-            x: data, shape ``(B, x_dim)``.
-
         Returns:
             shape ``(B, z_dim)``; the sum over the last dimension is the KL term of the ELBO.
 
+        Raises:
+            TypeError: if the prior has no closed-form KL for this encoder's posterior.
+
         Book: *Posterior collapse and the rate–distortion trade-off*.
         """
-        mu_q, log_var_q = self._encode(x)
-        return self.prior.kl(mu_q[..., None], log_var_q[..., None])  # (B, z_dim)
+        kl = self.prior.kl_per_dim(self.encode(x, *context), *context)
+        if kl is None:
+            raise TypeError("this model's KL has no closed form per dimension (use elbo_terms(x).kl)")
+        return kl
 
     def log_importance_weights(
-        self, x: Tensor, num_samples: int, generator: torch.Generator | None = None
+        self,
+        x: Tensor,
+        *context: Tensor,
+        num_samples: int = 1,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
         r"""Log importance weights $\log w_k = \log p(x|z_k) + \log p(z_k) - \log q(z_k|x)$, $z_k \sim q(z|x)$.
 
@@ -177,23 +252,18 @@ class VAE(nn.Module):
         $\mathcal L_K$, which tends to $\log p(x)$ as $K\to\infty$ (see
         :func:`vae_edu.estimators.iwae_bound` and :func:`vae_edu.estimators.log_likelihood`).
 
-        Args:
-            x: data, shape ``(B, x_dim)``.
-            num_samples: $K$.
-            generator: optional :class:`torch.Generator` for the noise.
-
         Returns:
             shape ``(K, B)``; differentiable (reparameterized).
 
         Book: *Training a VAE on digits*.
         """
-        mu_q, log_var_q = self._encode(x)
-        z = self._sample_z(mu_q, log_var_q, num_samples, generator)  # (K, B, z_dim)
-        log_q = log_normal_diag(z, mu_q, log_var_q)  # (K, B)
-        return self.decoder.log_prob(x, z) + self.prior.log_prob(z) - log_q
+        self._check(x, context, num_samples)
+        q = self.encoder(x, *context)
+        z, log_q = q.rsample_with_log_prob(num_samples, generator)  # (K, B, z_dim), (K, B)
+        return self.decoder.log_prob(x, z, *context) + self.prior.log_prob(z, *context) - log_q
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        r"""Draw $n$ images by ancestral sampling: $z \sim p(z)$, then $x \sim p(x|z)$.
+    def sample(self, n: int, *context: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        r"""Draw $n$ examples by ancestral sampling: $z \sim p(z)$, then $x \sim p(x|z)$.
 
         For the decoder's expected images instead of sampled pixels, use
         ``model.decoder.mean(model.prior.sample(n))``.
@@ -201,16 +271,13 @@ class VAE(nn.Module):
         Returns:
             shape ``(n, x_dim)``, in the data's units.
         """
-        return self.decoder.sample(self.prior.sample(n, generator), generator)
+        z = self.prior.sample(n, *context, generator=generator)  # (n, z_dim)
+        return self.decoder.sample(z, *context, generator=generator)
 
-    def reconstruct(self, x: Tensor) -> Tensor:
-        r"""The decoder's expected image at the encoder's mean, $\mathbb E_{p(x|z)}[x]$ at $z = \mu_q(x)$.
-
-        Args:
-            x: data, shape ``(B, x_dim)``.
+    def reconstruct(self, x: Tensor, *context: Tensor) -> Tensor:
+        r"""The decoder's expected image at the posterior's point code, $\mathbb E_{p(x|z)}[x]$ at $z = $ ``q.mean``.
 
         Returns:
             shape ``(B, x_dim)``, in the data's units.
         """
-        mu_q, _ = self._encode(x)
-        return self.decoder.mean(mu_q)
+        return self.decoder.mean(self.encode(x, *context).mean, *context)

@@ -1,0 +1,60 @@
+"""The checks the models run on their inputs, written once.
+
+:class:`~vae_edu.models.VAE` calls its decoder's ``check_data`` at its public methods (when
+``validate_args`` is on); the parts themselves trust what they are given.
+
+Book: *Training a VAE on digits*.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..utils import check_tensor
+from .config import VAEConfig
+
+__all__ = ["model_dtype", "check_data", "check_z"]
+
+
+def model_dtype(module: nn.Module) -> torch.dtype:
+    """The dtype of ``module``'s first parameter."""
+    return next(module.parameters()).dtype
+
+
+def check_data(name: str, x: object, config: VAEConfig, dtype: torch.dtype, *, values: bool = True) -> Tensor:
+    """Check a batch of data for a model: shape ``(B, x_dim)``, the model's dtype, finite, and
+    (if ``values``) values the likelihood can score: levels ``0..L-1`` (categorical) or 0/1 (Bernoulli).
+
+    Raises:
+        TypeError, ValueError: naming ``name``.
+    """
+    check_tensor(name, x, min_dim=2)
+    assert isinstance(x, Tensor)
+    if x.dim() != 2 or x.shape[1] != config.x_dim:
+        raise ValueError(f"{name} must have shape (batch, x_dim={config.x_dim}), got {tuple(x.shape)}")
+    if x.dtype != dtype:
+        raise TypeError(f"{name} has dtype {x.dtype} but the model has dtype {dtype}; convert with .to({dtype})")
+    top = config.num_levels - 1
+    if values and config.likelihood == "categorical":
+        if not bool((x == torch.round(x)).all()):
+            raise ValueError(f"{name} must hold integer levels 0..{top} for the categorical decoder")
+        if not bool(((x >= 0) & (x <= top)).all()):
+            raise ValueError(
+                f"{name} must hold levels in [0, {top}] for the categorical decoder, got values in "
+                f"[{x.min().item():g}, {x.max().item():g}]"
+            )
+    if values and config.likelihood == "bernoulli" and not bool(((x == 0) | (x == 1)).all()):
+        raise ValueError(f"{name} must hold only 0s and 1s for the Bernoulli decoder (binarize it first)")
+    return x
+
+
+def check_z(z: object, z_dim: int, dtype: torch.dtype) -> Tensor:
+    """Check latent codes: a finite tensor of shape ``(..., z_dim)`` in ``dtype``."""
+    check_tensor("z", z, min_dim=1)
+    assert isinstance(z, Tensor)
+    if z.shape[-1] != z_dim:
+        raise ValueError(f"z must have last dimension z_dim={z_dim}, got shape {tuple(z.shape)}")
+    if z.dtype != dtype:
+        raise TypeError(f"z has dtype {z.dtype} but the model has dtype {dtype}")
+    return z
