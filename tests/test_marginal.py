@@ -9,14 +9,18 @@ import math
 import pytest
 import torch
 from bad_inputs import BAD
-from torch.distributions import MultivariateNormal, Normal
+from torch.distributions import MultivariateNormal, Normal, kl_divergence
 
 from vae_edu.estimators import importance_log_mean
 from vae_edu.linear_gaussian import LinearGaussian
 from vae_edu.marginal import (
     MAX_GRID_NODES,
+    fit_normal_grid,
+    kl_grid_normal,
+    kl_normal_grid,
     log_importance_weights,
     log_marginal_grid,
+    log_posterior_grid,
     log_relative_variance,
     log_weight_moment,
     log_weight_moment_prior,
@@ -372,3 +376,142 @@ def test_num_samples_bad_log_relative_variance() -> None:
         num_samples_for_relative_error(torch.tensor([float("nan")]), 0.1)
     with pytest.raises(TypeError, match="log_relative_variance"):
         num_samples_for_relative_error([1.0], 0.1)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------ the posterior of a 1-D latent, and its best Gaussians
+def _log_normal_1d(z: torch.Tensor, mu: float, var: float) -> torch.Tensor:
+    return Normal(torch.tensor(mu, dtype=z.dtype), torch.tensor(var, dtype=z.dtype).sqrt()).log_prob(z)
+
+
+def _mixture_1d(z: torch.Tensor) -> torch.Tensor:
+    """$0.7\\,\\mathcal N(-2, 0.09) + 0.3\\,\\mathcal N(1.5, 0.25)$: two well-separated modes."""
+    return torch.logaddexp(math.log(0.7) + _log_normal_1d(z, -2.0, 0.09), math.log(0.3) + _log_normal_1d(z, 1.5, 0.25))
+
+
+@pytest.mark.parametrize("batch_shape", [(), (4,), (2, 3)])
+def test_posterior_grid_is_the_exact_posterior_of_the_linear_model(batch_shape, gen) -> None:
+    model = _model(z_dim=1)
+    x = _x(model, batch_shape, gen)
+    z, log_post = log_posterior_grid(model.log_p_x_given_z, x, num_points=2001)
+    assert z.shape == (2001,) and log_post.shape == (2001, *batch_shape)
+    mu, cov = model.posterior(x)  # (..., 1), (..., 1, 1)
+    exact = Normal(mu[..., 0], cov[..., 0, 0].sqrt()).log_prob(z.reshape(-1, *[1] * len(batch_shape)))
+    torch.testing.assert_close(log_post, exact, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(log_post.exp().sum(0) * (z[1] - z[0]), torch.ones(batch_shape, dtype=F64))
+
+
+def test_posterior_grid_of_a_nonlinear_decoder_is_bayes_rule() -> None:
+    x = torch.tensor([0.3], dtype=F64)
+
+    def log_lik(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return Normal(torch.sin(3 * z[..., 0]), 0.2).log_prob(x[..., 0])
+
+    z, log_post = log_posterior_grid(log_lik, x, num_points=3001)
+    log_joint = log_lik(x, z[:, None]) + Normal(0.0, 1.0).log_prob(z).to(F64)
+    log_p_x = log_marginal_grid(log_lik, x, 1, num_points=3001)
+    torch.testing.assert_close(log_post, log_joint - log_p_x, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("mu_q", "var_q"), [(0.0, 1.0), (0.7, 0.3), (-1.5, 2.0)])
+def test_grid_kls_match_the_closed_form_for_a_gaussian_p(mu_q, var_q) -> None:
+    z = torch.linspace(-12, 12, 4001, dtype=F64)
+    mu_p, var_p = 0.4, 0.5
+    log_p = _log_normal_1d(z, mu_p, var_p)
+    q = Normal(torch.tensor(mu_q, dtype=F64), torch.tensor(var_q, dtype=F64).sqrt())
+    p = Normal(torch.tensor(mu_p, dtype=F64), torch.tensor(var_p, dtype=F64).sqrt())
+    m, lv = torch.tensor(mu_q, dtype=F64), torch.tensor(math.log(var_q), dtype=F64)
+    assert abs(float(kl_normal_grid(m, lv, z, log_p)) - float(kl_divergence(q, p))) < 1e-10
+    assert abs(float(kl_grid_normal(z, log_p, m, lv)) - float(kl_divergence(p, q))) < 1e-10
+
+
+def test_grid_kls_broadcast_over_a_batch_of_gaussians() -> None:
+    z = torch.linspace(-10, 10, 2001, dtype=F64)
+    log_p = _mixture_1d(z)
+    mu_q = torch.tensor([[-2.0], [0.0], [1.5]], dtype=F64)  # (3, 1)
+    log_var_q = torch.tensor([-1.0, 0.0], dtype=F64)  # (2,)
+    for kl in (kl_normal_grid(mu_q, log_var_q, z, log_p), kl_grid_normal(z, log_p, mu_q, log_var_q)):
+        assert kl.shape == (3, 2) and (kl > 0).all()
+    single = kl_normal_grid(mu_q[1, 0], log_var_q[1], z, log_p)
+    assert float(single) == pytest.approx(float(kl_normal_grid(mu_q, log_var_q, z, log_p)[1, 1]), rel=1e-12)
+
+
+@pytest.mark.parametrize("reverse", [True, False])
+def test_fit_to_a_gaussian_p_recovers_it(reverse) -> None:
+    z = torch.linspace(-10, 10, 2001, dtype=F64)
+    mu, log_var = fit_normal_grid(z, _log_normal_1d(z, 0.7, 0.3), reverse=reverse)
+    assert mu.shape == () and log_var.shape == ()
+    assert abs(float(mu) - 0.7) < 1e-6 and abs(float(log_var.exp()) - 0.3) < 1e-6
+
+
+def test_forward_fit_matches_the_moments_and_reverse_fit_seeks_the_heavier_mode() -> None:
+    z = torch.linspace(-10, 10, 4001, dtype=F64)
+    log_p = _mixture_1d(z)
+    mean = 0.7 * -2.0 + 0.3 * 1.5
+    var = 0.7 * (0.09 + 4.0) + 0.3 * (0.25 + 2.25) - mean**2
+    mu_f, log_var_f = fit_normal_grid(z, log_p, reverse=False)
+    assert abs(float(mu_f) - mean) < 1e-6 and abs(float(log_var_f.exp()) / var - 1) < 1e-6
+    mu_r, log_var_r = fit_normal_grid(z, log_p, reverse=True)
+    # on the heavier component: its mean and (nearly) its variance; KL(q||p) ~ -log 0.7
+    assert abs(float(mu_r) + 2.0) < 1e-3 and abs(float(log_var_r.exp()) / 0.09 - 1) < 1e-2
+    assert float(kl_normal_grid(mu_r, log_var_r, z, log_p)) == pytest.approx(-math.log(0.7), abs=1e-3)
+    # each fit is the better one under its own divergence
+    assert kl_normal_grid(mu_r, log_var_r, z, log_p) < kl_normal_grid(mu_f, log_var_f, z, log_p)
+    assert kl_grid_normal(z, log_p, mu_f, log_var_f) < kl_grid_normal(z, log_p, mu_r, log_var_r)
+    # and no nearby Gaussian does better (a local check of the minimum)
+    for d_mu, d_lv in [(1e-2, 0.0), (-1e-2, 0.0), (0.0, 1e-2), (0.0, -1e-2)]:
+        assert kl_normal_grid(mu_r + d_mu, log_var_r + d_lv, z, log_p) > kl_normal_grid(mu_r, log_var_r, z, log_p)
+
+
+def test_fit_keeps_float32() -> None:
+    z = torch.linspace(-8, 8, 1601)
+    mu, log_var = fit_normal_grid(z, _log_normal_1d(z, -0.5, 0.2), reverse=True)
+    assert mu.dtype == torch.float32 and abs(float(mu) + 0.5) < 1e-4
+
+
+@pytest.mark.parametrize(
+    ("z", "log_p", "error", "name"),
+    [
+        (torch.linspace(-1, 1, 2, dtype=F64), torch.zeros(2, dtype=F64), ValueError, "z"),
+        (torch.zeros(3, 3, dtype=F64), torch.zeros(3, 3, dtype=F64), ValueError, "z"),
+        (torch.tensor([0.0, 1.0, 3.0], dtype=F64), torch.zeros(3, dtype=F64), ValueError, "z"),
+        (torch.linspace(-1, 1, 5, dtype=F64), torch.zeros(4, dtype=F64), ValueError, "log_p"),
+        (torch.linspace(-1, 1, 5, dtype=F64), torch.zeros(5), TypeError, "log_p"),
+        (torch.linspace(-1, 1, 5, dtype=F64), torch.full((5,), float("nan"), dtype=F64), ValueError, "log_p"),
+        ([0.0, 1.0, 2.0], torch.zeros(3, dtype=F64), TypeError, "z"),
+    ],
+)
+def test_grid_density_bad_inputs(z, log_p, error, name) -> None:
+    m, lv = torch.tensor(0.0, dtype=F64), torch.tensor(0.0, dtype=F64)
+    for call in (
+        lambda: kl_normal_grid(m, lv, z, log_p),
+        lambda: kl_grid_normal(z, log_p, m, lv),
+        lambda: fit_normal_grid(z, log_p, reverse=True),
+    ):
+        with pytest.raises(error, match=rf"\b{name}\b"):
+            call()
+
+
+def test_grid_kl_bad_gaussian_and_flag() -> None:
+    z = torch.linspace(-5, 5, 101, dtype=F64)
+    log_p = _log_normal_1d(z, 0.0, 1.0)
+    with pytest.raises(TypeError, match=r"\bmu_q\b"):
+        kl_normal_grid(torch.tensor(0.0), torch.tensor(0.0, dtype=F64), z, log_p)
+    with pytest.raises(ValueError, match=r"\blog_var_q\b"):
+        kl_grid_normal(z, log_p, torch.tensor(0.0, dtype=F64), torch.tensor(float("inf"), dtype=F64))
+    with pytest.raises(ValueError, match="batch shapes"):
+        kl_normal_grid(torch.zeros(2, dtype=F64), torch.zeros(3, dtype=F64), z, log_p)
+    with pytest.raises(TypeError, match=r"\breverse\b"):
+        fit_normal_grid(z, log_p, reverse=1)
+
+
+def test_posterior_grid_bad_inputs() -> None:
+    model = _model(z_dim=1)
+    x = torch.zeros(X_DIM, dtype=F64)
+    with pytest.raises(ValueError, match=r"\bnum_points\b"):
+        log_posterior_grid(model.log_p_x_given_z, x, num_points=2)
+    with pytest.raises(ValueError, match=r"\blimit\b"):
+        log_posterior_grid(model.log_p_x_given_z, x, limit=-1.0)
+    with pytest.raises(TypeError, match="log_p_x_given_z"):
+        log_posterior_grid("not a function", x)
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        log_posterior_grid(model.log_p_x_given_z, torch.tensor(float("nan"), dtype=F64).expand(X_DIM))
