@@ -301,10 +301,10 @@ def test_dirichlet_vae_trains_and_is_consistent(latent) -> None:
     assert isinstance(model, VariationalModel) and not model.training
     x = corpus.test.x
     with torch.no_grad():
-        before = float(-model.elbo(x, 20, generator=torch.Generator().manual_seed(0)).mean())
+        before = float(-model.elbo(x, num_samples=20, generator=torch.Generator().manual_seed(0)).mean())
     history = fit(model, corpus.train.x, corpus.val.x, epochs=15, lr=1e-2, optimizer="adam", progress=False, seed=0)
     with torch.no_grad():
-        after = float(-model.elbo(x, 20, generator=torch.Generator().manual_seed(0)).mean())
+        after = float(-model.elbo(x, num_samples=20, generator=torch.Generator().manual_seed(0)).mean())
     assert history.epochs == 15 and after < before and torch.isfinite(torch.tensor(after))
     g = torch.Generator().manual_seed(2)
     with torch.no_grad():
@@ -332,7 +332,7 @@ def test_dirichlet_vae_trains_and_is_consistent(latent) -> None:
 def test_dirichlet_vae_float64_and_bad_inputs() -> None:
     model = DirichletVAE(DirichletVAEConfig(x_dim=6, num_topics=2, hidden=8)).double()
     x = torch.tensor([[1.0, 0.0, 2.0, 3.0, 0.0, 1.0]], dtype=F64)
-    assert model.elbo(x, 3).dtype == F64
+    assert model.elbo(x, num_samples=3).dtype == F64
     with pytest.raises(TypeError, match="x has dtype"):
         model.elbo(x.float())
     with pytest.raises(ValueError, match="x must hold counts"):
@@ -340,11 +340,11 @@ def test_dirichlet_vae_float64_and_bad_inputs() -> None:
     with pytest.raises(ValueError, match="x must have shape"):
         model.elbo(x[:, :5])
     with pytest.raises(ValueError, match="num_samples"):
-        model.elbo(x, 0)
+        model.elbo(x, num_samples=0)
     with pytest.raises(ValueError, match="beta"):
-        model.elbo(x, 1, beta=-1.0)
+        model.elbo(x, beta=-1.0)
     with pytest.raises(TypeError, match="beta"):
-        model.elbo(x, 1, beta="1")  # type: ignore[arg-type]
+        model.elbo(x, beta="1")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="alpha_p"):
         DirichletVAEConfig(alpha_p="0.2")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="latent"):

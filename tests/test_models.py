@@ -365,9 +365,11 @@ def test_bad_arguments_are_named(gen) -> None:
             model.elbo(x, num_samples=bad)  # type: ignore[arg-type]
         with pytest.raises(error, match=r"\bn\b"):
             model.sample(bad)  # type: ignore[arg-type]
-    for bad_beta in (-0.5, float("nan"), "1"):
-        with pytest.raises(ValueError, match="beta"):
+    for bad_beta, error in ((-0.5, ValueError), (float("nan"), ValueError), ("1", TypeError)):
+        with pytest.raises(error, match="beta"):
             model.elbo(x, beta=bad_beta)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="keyword-only"):
+        model.elbo(x, 3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"\bz\b"):
         model.decoder.mean(torch.zeros(2, Z_DIM + 1))
     with pytest.raises(TypeError, match=r"\bz\b"):
@@ -382,3 +384,30 @@ def test_float64_model_end_to_end(gen) -> None:
     x = _data("categorical", 3, gen, F64)
     assert model.elbo(x).dtype == F64 and model.sample(2).dtype == F64
     assert math.isfinite(model.log_importance_weights(x, num_samples=3).sum().item())
+
+
+# ----------------------------------------------------------------------------- save / load
+def test_save_and_load_rebuild_the_model(tmp_path) -> None:
+    from vae_edu.models import CVAE, DirichletVAE, DirichletVAEConfig
+
+    x = _data("categorical", 3, torch.Generator().manual_seed(0), F64)
+    y = torch.tensor([0, 1, 1])
+    models = {
+        "vae": (VAE.from_config(_config("categorical")).double(), (x,)),
+        "cvae": (CVAE(_config("categorical"), num_classes=2, learned_prior=True).double(), (x, y)),
+        "dirichlet": (DirichletVAE(DirichletVAEConfig(x_dim=X_DIM, num_topics=2, hidden=8)).double(), (x,)),
+    }
+    for name, (model, data) in models.items():
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.1)  # not the initial values
+        model.save(tmp_path / f"{name}.pt")
+        loaded = type(model).load(tmp_path / f"{name}.pt")
+        assert loaded.dtype == F64 and not loaded.training and loaded.config == model.config
+        gen = (torch.Generator().manual_seed(1), torch.Generator().manual_seed(1))
+        torch.testing.assert_close(loaded.elbo(*data, generator=gen[0]), model.elbo(*data, generator=gen[1]), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="CVAE.load"):
+        VAE.load(tmp_path / "cvae.pt")
+    own = VAE(Encoder(_config("categorical")), Decoder(_config("categorical")), StandardNormalPrior(Z_DIM))
+    with pytest.raises(TypeError, match="state_dict"):
+        own.save(tmp_path / "own.pt")

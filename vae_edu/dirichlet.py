@@ -306,7 +306,7 @@ def topic_matching_score(topics: Tensor, true_topics: Tensor) -> Tensor:
     return cos[torch.arange(cos.shape[0]), cols].mean()
 
 
-def log_multinomial(x: Tensor, log_probs: Tensor) -> Tensor:
+def log_multinomial(x: Tensor, log_probs: Tensor, *, validate: bool = True) -> Tensor:
     r"""$\log\mathrm{Mult}(x;\ N, p) = \log\Gamma(N+1) - \sum_v\log\Gamma(x_v+1) + \sum_v x_v\log p_v$, $N = \sum_v x_v$.
 
     The likelihood of a bag of words: $x_v$ counts how often word $v$ occurs in a document of
@@ -316,12 +316,16 @@ def log_multinomial(x: Tensor, log_probs: Tensor) -> Tensor:
         x: counts (non-negative whole numbers, as floats), shape ``(..., V)``.
         log_probs: $\log p$, normalised over the last dimension, shape ``(..., V)``; batch shapes
             broadcast (e.g. ``(K, B, V)`` against ``x`` of shape ``(B, V)``).
+        validate: check the inputs (``False`` only where they were checked already: a model
+            checks its data once, at its public methods).
 
     Returns:
         shape: the broadcast batch shape ``(...)``.
 
     Book: *The Dirichlet VAE*, "a topic model as a VAE".
     """
+    if not validate:  # the caller (a model part) has checked its inputs once, at its boundary
+        return _log_multinomial(x, log_probs)
     check_tensor("x", x, min_dim=1)
     if not isinstance(log_probs, Tensor) or not log_probs.is_floating_point():
         raise TypeError("log_probs must be a floating-point torch.Tensor")

@@ -253,7 +253,7 @@ def _check_x_against_logits(x: Tensor, logits: Tensor, event_dims: int) -> None:
         raise ValueError(f"batch shapes do not broadcast: x{tuple(x.shape)}, logits{tuple(logits.shape)}") from None
 
 
-def log_bernoulli(x: Tensor, logits: Tensor) -> Tensor:
+def log_bernoulli(x: Tensor, logits: Tensor, *, validate: bool = True) -> Tensor:
     r"""Log-probability of binary data under independent Bernoullis, summed over the last dimension.
 
     $$\log p(x) = \sum_{d=1}^{D}\big[x_d \log\pi_d + (1-x_d)\log(1-\pi_d)\big]
@@ -265,6 +265,8 @@ def log_bernoulli(x: Tensor, logits: Tensor) -> Tensor:
     Args:
         x: binary data, values in $\{0, 1\}$, shape ``(..., D)``.
         logits: $a = \log\frac{\pi}{1-\pi}$, shape ``(..., D)``; batch shapes broadcast.
+        validate: check the inputs (``False`` only where they were checked already: a model
+            checks its data once, at its public methods).
 
     Returns:
         $\log p(x)$, shape: the broadcast batch shape.
@@ -275,6 +277,8 @@ def log_bernoulli(x: Tensor, logits: Tensor) -> Tensor:
 
     Book: *Training a VAE on digits*.
     """
+    if not validate:  # the caller (a model part) has checked its inputs once, at its boundary
+        return _log_bernoulli(x, logits)
     _check_x_against_logits(x, logits, 1)
     if not bool(((x == 0) | (x == 1)).all()):
         raise ValueError("x must hold only 0s and 1s for a Bernoulli likelihood (binarize grey levels first)")
@@ -286,7 +290,7 @@ def _log_bernoulli(x: Tensor, logits: Tensor) -> Tensor:
     return (x * logits - torch.nn.functional.softplus(logits)).sum(dim=-1)
 
 
-def log_categorical(x: Tensor, logits: Tensor) -> Tensor:
+def log_categorical(x: Tensor, logits: Tensor, *, validate: bool = True, overwrite: bool = False) -> Tensor:
     r"""Log-probability of integer levels under independent categoricals, summed over the last dimension of ``x``.
 
     Pixel $d$ takes a level $x_d \in \{0, \dots, L-1\}$ with probability $\pi_{d,x_d} = \operatorname{softmax}(a_d)_{x_d}$:
@@ -301,6 +305,9 @@ def log_categorical(x: Tensor, logits: Tensor) -> Tensor:
         x: levels as floats (0.0, 1.0, ..., L-1), shape ``(..., D)``.
         logits: unnormalised log-probabilities $a$, shape ``(..., D, L)``; the batch shapes of
             ``x`` and ``logits`` broadcast.
+        validate: check the inputs (``False`` only where they were checked already: a model
+            checks its data once, at its public methods).
+        overwrite: reuse the memory of ``logits`` for the normaliser (no gradient through it).
 
     Returns:
         $\log p(x)$, shape: the broadcast batch shape.
@@ -311,6 +318,8 @@ def log_categorical(x: Tensor, logits: Tensor) -> Tensor:
 
     Book: *Training a VAE on digits*.
     """
+    if not validate:  # the caller (a model part) has checked its inputs once, at its boundary
+        return _log_categorical(x, logits, overwrite=overwrite)
     _check_x_against_logits(x, logits, 2)
     num_levels = logits.shape[-1]
     if not bool((x == torch.round(x)).all()):

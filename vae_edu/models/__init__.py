@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from .config import ACTIVATIONS, LIKELIHOODS, VAEConfig
 from .cvae import CVAE, ConditionalDecoder, ConditionalEncoder, LabelPrior
-from .dirichlet import DirichletEncoder, DirichletVAE, DirichletVAEConfig
+from .dirichlet import DirichletEncoder, DirichletPosterior, DirichletPrior, DirichletVAE, DirichletVAEConfig, TopicDecoder
 from .gan import GAN, Discriminator, GANConfig, Generator
 from .autoregressive import AutoregressiveDecoder
 from .iaf import IAFFlow, IAFStep
 from .iaf_encoder import IAFEncoder, IAFPosterior
 from .layers import Decoder, Encoder, mlp
 from .posteriors import DiagonalGaussian, Posterior
-from .prior import StandardNormalPrior
+from .prior import NormalPrior, StandardNormalPrior
 from .protocols import HasELBOTerms, VariationalModel
 from .vae import VAE, ELBOTerms
 
@@ -36,6 +36,7 @@ __all__ = [
     "Encoder",
     "Decoder",
     "StandardNormalPrior",
+    "NormalPrior",
     "Posterior",
     "DiagonalGaussian",
     "AutoregressiveDecoder",
@@ -55,6 +56,9 @@ __all__ = [
     "DirichletVAE",
     "DirichletVAEConfig",
     "DirichletEncoder",
+    "DirichletPosterior",
+    "DirichletPrior",
+    "TopicDecoder",
     "IAFStep",
     "IAFFlow",
     "IAFEncoder",

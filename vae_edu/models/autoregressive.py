@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..distributions import _log_categorical
+from ..distributions import log_categorical
 from ..utils import check_int
 from .config import VAEConfig
 from .checks import check_data, check_z, model_dtype
@@ -110,7 +110,7 @@ class AutoregressiveDecoder(nn.Module):
         Returns:
             shape ``(K, B)`` (or ``(B,)``).
         """
-        return _log_categorical(x, self(x, z))
+        return log_categorical(x, self(x, z), validate=False)
 
     def check_data(self, x: Tensor, name: str = "x") -> None:
         """Check data for this decoder (shape, dtype, levels); ``VAE`` calls it."""

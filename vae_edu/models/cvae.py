@@ -210,6 +210,15 @@ class CVAE(VAE):
         )
         self.config, self.num_classes = config, num_classes
 
+    def init_kwargs(self) -> dict[str, object]:
+        """``num_classes`` and ``learned_prior``, for :meth:`~vae_edu.models.VAE.load`."""
+        return {"num_classes": self.num_classes, "learned_prior": self.prior.learned}
+
+    @classmethod
+    def rebuild(cls, config: object, **init: object) -> "CVAE":
+        """A fresh CVAE of ``config`` (:meth:`~vae_edu.models.VAE.load` fills its parameters)."""
+        return cls(config, **init)  # type: ignore[arg-type]
+
     def class_labels(self, n_per_class: int) -> Tensor:
         """The labels ``0, ..., 0, 1, ..., C-1``, each ``n_per_class`` times: shape ``(C * n_per_class,)``, int64."""
         check_int("n_per_class", n_per_class)

@@ -30,13 +30,25 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from ..dirichlet import _log_multinomial, dirichlet_to_logistic_normal, log_dirichlet, rsample_dirichlet
-from ..distributions import log_normal_diag, reparameterize
-from ..kl import kl_dirichlet, kl_normal_normal
+from ..dirichlet import dirichlet_to_logistic_normal, log_dirichlet, log_multinomial, rsample_dirichlet
+from ..kl import kl_dirichlet
 from ..utils import check_int, check_positive_float, check_tensor
 from .layers import mlp
+from .posteriors import DiagonalGaussian
+from .prior import NormalPrior
+from .vae import VAE
 
-__all__ = ["DirichletVAEConfig", "DirichletEncoder", "DirichletVAE", "LATENTS"]
+__all__ = [
+    "DirichletVAEConfig",
+    "DirichletPosterior",
+    "DirichletPrior",
+    "DirichletEncoder",
+    "TopicDecoder",
+    "DirichletVAE",
+    "LATENTS",
+    "check_counts",
+    "safe_simplex",
+]
 
 Latent = Literal["dirichlet", "laplace", "gaussian"]
 #: The latent distributions :class:`DirichletVAEConfig` accepts.
@@ -102,11 +114,81 @@ def check_counts(name: str, x: object, x_dim: int, dtype: torch.dtype) -> Tensor
     return x
 
 
+class DirichletPosterior:
+    r"""$q(\theta\mid x) = \mathrm{Dir}(\alpha_q(x))$ for a batch, the encoder's output for the Dirichlet latent.
+
+    Samples are reparameterised implicitly (:func:`vae_edu.dirichlet.rsample_dirichlet`); densities
+    are evaluated at the samples clamped to the smallest positive float (see :func:`safe_simplex`).
+
+    Book: *The Dirichlet VAE*.
+    """
+
+    def __init__(self, alpha: Tensor) -> None:
+        self.alpha = alpha  # (B, K)
+
+    @property
+    def mean(self) -> Tensor:
+        r"""$\alpha_q / \sum_k \alpha_{q,k}$, shape ``(B, K)``."""
+        return self.alpha / self.alpha.sum(dim=-1, keepdim=True)
+
+    def rsample(self, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        r"""$\theta_s \sim \mathrm{Dir}(\alpha_q)$, shape ``(S, B, K)``; differentiable in $\alpha_q$."""
+        return rsample_dirichlet(self.alpha, num_samples, generator)
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        r"""$\log\mathrm{Dir}(\theta;\ \alpha_q)$ at the clamped $\theta$: ``(..., B, K)`` → ``(..., B)``."""
+        return log_dirichlet(safe_simplex(theta), self.alpha)
+
+    def rsample_with_log_prob(
+        self, num_samples: int = 1, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        r"""Draws $\theta_s$ ``(S, B, K)`` and $\log q(\theta_s\mid x)$ ``(S, B)``."""
+        theta = self.rsample(num_samples, generator)
+        return theta, self.log_prob(theta)
+
+
+def safe_simplex(theta: Tensor) -> Tensor:
+    """``theta`` clamped at the smallest positive float and renormalised, so that a Dirichlet
+    log-density is finite at a sample whose smallest coordinates underflowed to 0."""
+    safe = theta.clamp_min(torch.finfo(theta.dtype).tiny)
+    return safe / safe.sum(dim=-1, keepdim=True)
+
+
+class DirichletPrior(nn.Module):
+    r"""The symmetric prior $p(\theta) = \mathrm{Dir}(\alpha_p \mathbf 1_K)$, with the closed-form KL
+    to a :class:`DirichletPosterior` (:func:`vae_edu.kl.kl_dirichlet`).
+
+    Book: *The Dirichlet VAE*.
+    """
+
+    alpha_p: Tensor
+
+    def __init__(self, num_topics: int, alpha_p: float) -> None:
+        super().__init__()
+        self.register_buffer("alpha_p", torch.full((num_topics,), float(alpha_p)))  # (K,)
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        r"""$\log\mathrm{Dir}(\theta;\ \alpha_p)$ at the clamped $\theta$: ``(..., K)`` → ``(...)``."""
+        return log_dirichlet(safe_simplex(theta), self.alpha_p)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        r"""$n$ draws $\theta \sim \mathrm{Dir}(\alpha_p)$, shape ``(n, K)``."""
+        return rsample_dirichlet(self.alpha_p, check_int("n", n), generator)
+
+    def kl(self, q: object) -> Tensor | None:
+        r"""$\mathrm{KL}\big(\mathrm{Dir}(\alpha_q)\,\|\,\mathrm{Dir}(\alpha_p)\big)$, shape ``(B,)``, for a
+        :class:`DirichletPosterior` (``None`` otherwise). It does not split over the $K$ coordinates."""
+        if not isinstance(q, DirichletPosterior):
+            return None
+        return kl_dirichlet(q.alpha, self.alpha_p.expand_as(q.alpha))
+
+
 class DirichletEncoder(nn.Module):
     r"""The encoder $q(\theta\mid x)$: an MLP on $\log(1 + x)$ with the head of ``config.latent``.
 
-    * ``"dirichlet"``: $\alpha_q = \operatorname{softplus}(h(x)) + 0.01$, shape ``(B, K)``;
-    * ``"laplace"``/``"gaussian"``: $(\mu_q, \log\sigma_q^2)$ of $z$, each ``(B, K)``.
+    * ``"dirichlet"``: a :class:`DirichletPosterior` with $\alpha_q = \operatorname{softplus}(h(x)) + 0.01$;
+    * ``"laplace"``/``"gaussian"``: a :class:`~vae_edu.models.DiagonalGaussian` over $z$, with
+      $\theta = \operatorname{softmax}(z)$ (a logistic normal).
 
     The input is $\log(1 + x)$: counts of long documents would otherwise saturate the first layer.
 
@@ -119,21 +201,58 @@ class DirichletEncoder(nn.Module):
         heads = 1 if config.latent == "dirichlet" else 2
         self.net = mlp(config.x_dim, config.hidden, config.num_hidden_layers, heads * config.num_topics, config.activation)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        """``(alpha_q,)`` for the Dirichlet latent, ``(mu_q, log_var_q)`` otherwise; each ``(B, K)``."""
+    def forward(self, x: Tensor) -> DirichletPosterior | DiagonalGaussian:
+        """$q(\theta\mid x)$ (or $q(z\mid x)$) for counts ``x`` ``(B, x_dim)``; parameters of shape ``(B, K)``."""
         out = self.net(torch.log1p(x))  # (B, heads * K)
         if self.config.latent == "dirichlet":
-            return (nn.functional.softplus(out) + ALPHA_MIN,)
+            return DirichletPosterior(nn.functional.softplus(out) + ALPHA_MIN)
         mu_q, log_var_q = out.chunk(2, dim=-1)  # (B, K) each
-        return mu_q, log_var_q
+        return DiagonalGaussian(mu_q, log_var_q)
 
 
-class DirichletVAE(nn.Module):
-    r"""A topic model trained as a VAE: $q(\theta\mid x)$, a prior on the simplex, and $p(x\mid\theta) = \mathrm{Mult}(N, \theta^\top\beta)$.
+class TopicDecoder(nn.Module):
+    r"""The decoder $p(x\mid\theta) = \mathrm{Mult}\big(x;\ N, \theta^\top\beta\big)$ with $K$ learned topics
+    $\beta_k = \operatorname{softmax}(b_k)$; for a logistic-normal latent its input is $z$ and
+    $\theta = \operatorname{softmax}(z)$.
 
-    Usable by :func:`vae_edu.train.fit`, :func:`vae_edu.estimators.iwae_bound` and
-    :func:`vae_edu.estimators.log_likelihood` (it is a
-    :class:`~vae_edu.models.VariationalModel`). Created in evaluation mode.
+    Args:
+        config: a :class:`DirichletVAEConfig` (``x_dim``, ``num_topics``, ``latent``).
+
+    Book: *The Dirichlet VAE*.
+    """
+
+    def __init__(self, config: DirichletVAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.topic_logits = nn.Parameter(0.1 * torch.randn(config.num_topics, config.x_dim))  # b, (K, V)
+
+    @property
+    def topics(self) -> Tensor:
+        r"""The topics $\beta = \operatorname{softmax}(b)$ row by row, shape ``(K, V)``."""
+        return torch.softmax(self.topic_logits, dim=-1)
+
+    def proportions(self, z: Tensor) -> Tensor:
+        r"""$\theta$ from the latent: itself (Dirichlet) or $\operatorname{softmax}(z)$, shape ``(..., K)``."""
+        return z if self.config.latent == "dirichlet" else torch.softmax(z, dim=-1)
+
+    def log_prob(self, x: Tensor, z: Tensor) -> Tensor:
+        r"""$\log\mathrm{Mult}\big(x;\ N, \theta^\top\beta\big)$; ``z`` ``(S, B, K)`` → ``(S, B)``."""
+        log_probs = torch.log(self.proportions(z) @ self.topics)  # (S, B, V); > 0 since every beta_kv > 0
+        return log_multinomial(x, log_probs, validate=False)
+
+    def check_data(self, x: Tensor, name: str = "x") -> None:
+        """Check counts for this decoder; ``VAE`` calls it."""
+        check_counts(name, x, self.config.x_dim, self.topic_logits.dtype)
+
+
+class DirichletVAE(VAE):
+    r"""A topic model trained as a VAE: a :class:`~vae_edu.models.VAE` of a :class:`DirichletEncoder`,
+    a :class:`TopicDecoder` and a prior on the simplex (``config.latent``): a :class:`DirichletPrior`,
+    or for the logistic normals a :class:`~vae_edu.models.NormalPrior` over $z$ (the Laplace
+    approximation of the Dirichlet prior, or $\mathcal N(0, I)$).
+
+    Created in evaluation mode; :func:`vae_edu.train.fit`, :func:`vae_edu.estimators.iwae_bound` and
+    :func:`vae_edu.estimators.log_likelihood` work on it as on any VAE.
 
     Args:
         config: a :class:`DirichletVAEConfig`.
@@ -150,108 +269,37 @@ class DirichletVAE(nn.Module):
     """
 
     def __init__(self, config: DirichletVAEConfig | None = None) -> None:
-        super().__init__()
         config = DirichletVAEConfig() if config is None else config
         if not isinstance(config, DirichletVAEConfig):
             raise TypeError(f"config must be a DirichletVAEConfig, got {type(config).__name__}")
-        self.config = config
-        self.encoder = DirichletEncoder(config)
-        self.topic_logits = nn.Parameter(0.1 * torch.randn(config.num_topics, config.x_dim))  # b, (K, V)
-        alpha_p = torch.full((config.num_topics,), float(config.alpha_p))
-        self.register_buffer("alpha_p", alpha_p)  # (K,)
-        if config.latent == "laplace":
-            mu_p, log_var_p = dirichlet_to_logistic_normal(alpha_p)
+        encoder, decoder = DirichletEncoder(config), TopicDecoder(config)  # in this order: the RNG
+        prior: nn.Module
+        if config.latent == "dirichlet":
+            prior = DirichletPrior(config.num_topics, config.alpha_p)
         else:
-            mu_p, log_var_p = torch.zeros_like(alpha_p), torch.zeros_like(alpha_p)
-        self.register_buffer("mu_p", mu_p)  # (K,), used by the logistic-normal latents
-        self.register_buffer("log_var_p", log_var_p)
-        self.eval()
+            alpha_p = torch.full((config.num_topics,), float(config.alpha_p))
+            mu_p, log_var_p = (
+                dirichlet_to_logistic_normal(alpha_p)
+                if config.latent == "laplace"
+                else (torch.zeros_like(alpha_p), torch.zeros_like(alpha_p))
+            )
+            prior = NormalPrior(mu_p, log_var_p)
+        super().__init__(encoder, decoder, prior)
+        self.config = config  # type: ignore[assignment]
 
-    @property
-    def dtype(self) -> torch.dtype:
-        """The dtype of the parameters (data must have it too)."""
-        return self.topic_logits.dtype
+    config_class = DirichletVAEConfig
+
+    @classmethod
+    def rebuild(cls, config: object, **init: object) -> "DirichletVAE":
+        """A fresh model of ``config`` (:meth:`~vae_edu.models.VAE.load` fills its parameters)."""
+        return cls(config)  # type: ignore[arg-type]
 
     @property
     def topics(self) -> Tensor:
-        r"""The topics $\beta = \operatorname{softmax}(b)$ row by row, shape ``(K, V)``."""
-        return torch.softmax(self.topic_logits, dim=-1)
-
-    def encode(self, x: Tensor) -> tuple[Tensor, ...]:
-        r"""The parameters of $q(\theta\mid x)$: ``(alpha_q,)`` or ``(mu_q, log_var_q)``, each ``(B, K)``."""
-        check_counts("x", x, self.config.x_dim, self.dtype)
-        return self.encoder(x)
-
-    def log_p_x_given_theta(self, x: Tensor, theta: Tensor) -> Tensor:
-        r"""$\log\mathrm{Mult}\big(x;\ N, \theta^\top\beta\big)$; ``theta`` ``(K_s, B, K)`` → ``(K_s, B)``."""
-        log_probs = torch.log(theta @ self.topics)  # (S, B, V); > 0 since every beta_kv > 0
-        return _log_multinomial(x, log_probs)
-
-    def _sample(self, params: tuple[Tensor, ...], num_samples: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-        """``(theta, z)``: theta ``(S, B, K)``; z the Gaussian sample (logistic normal) or theta itself."""
-        check_int("num_samples", num_samples)
-        if self.config.latent == "dirichlet":
-            theta = rsample_dirichlet(params[0], num_samples, generator)  # (S, B, K)
-            return theta, theta
-        mu_q, log_var_q = params
-        eps = torch.randn((num_samples, *mu_q.shape), dtype=mu_q.dtype, device=mu_q.device, generator=generator)
-        z = reparameterize(mu_q, log_var_q, eps)  # (S, B, K)
-        return torch.softmax(z, dim=-1), z
-
-    def kl(self, x: Tensor) -> Tensor:
-        r"""$\mathrm{KL}\big(q(\theta\mid x)\,\|\,p(\theta)\big)$ in closed form (in $z$ for the logistic normals), shape ``(B,)``."""
-        return self._kl(self.encode(x))
-
-    def _kl(self, params: tuple[Tensor, ...]) -> Tensor:
-        if self.config.latent == "dirichlet":
-            return kl_dirichlet(params[0], self.alpha_p.expand_as(params[0]))
-        return kl_normal_normal(params[0], params[1], self.mu_p, self.log_var_p)
-
-    def elbo(
-        self, x: Tensor, num_samples: int = 1, beta: float = 1.0, generator: torch.Generator | None = None
-    ) -> Tensor:
-        r"""$\mathbb E_{q(\theta|x)}\big[\log\mathrm{Mult}(x; N, \theta^\top\beta)\big] - \beta_{\mathrm{KL}}\,\mathrm{KL}\big(q(\theta|x)\,\|\,p(\theta)\big)$ per example.
-
-        The expectation is a Monte Carlo mean over ``num_samples`` reparameterised draws (implicit
-        for the Dirichlet, through $\varepsilon$ for the logistic normals); the KL is in closed form.
-
-        Args:
-            x: word counts, shape ``(B, x_dim)``.
-            num_samples: draws of $\theta$ per document.
-            beta: the weight of the KL term, $\ge 0$.
-            generator: optional :class:`torch.Generator`.
-
-        Returns:
-            shape ``(B,)``, in nats.
-        """
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)):
-            raise TypeError(f"beta must be a number, got {type(beta).__name__} {beta!r}")
-        if not 0 <= beta < math.inf:
-            raise ValueError(f"beta must be a finite float >= 0, got {beta!r}")
-        params = self.encode(x)
-        theta, _ = self._sample(params, num_samples, generator)
-        reconstruction = self.log_p_x_given_theta(x, theta).mean(dim=0)  # (B,)
-        return reconstruction - beta * self._kl(params)
-
-    def log_importance_weights(self, x: Tensor, num_samples: int, generator: torch.Generator | None = None) -> Tensor:
-        r"""$\log w_s = \log p(x\mid\theta_s) + \log p(\theta_s) - \log q(\theta_s\mid x)$, shape ``(S, B)``.
-
-        For the logistic normals the densities are those of $z$ (the model is $z\sim p(z)$,
-        $x\sim\mathrm{Mult}(N, \operatorname{softmax}(z)^\top\beta)$). For the Dirichlet, samples are
-        clamped at the smallest positive float before the densities are evaluated.
-        """
-        params = self.encode(x)
-        theta, z = self._sample(params, num_samples, generator)
-        log_lik = self.log_p_x_given_theta(x, theta)  # (S, B)
-        if self.config.latent == "dirichlet":
-            safe = theta.clamp_min(torch.finfo(theta.dtype).tiny)
-            safe = safe / safe.sum(dim=-1, keepdim=True)
-            return log_lik + log_dirichlet(safe, self.alpha_p) - log_dirichlet(safe, params[0])
-        return log_lik + log_normal_diag(z, self.mu_p, self.log_var_p) - log_normal_diag(z, params[0], params[1])
+        r"""The topics $\beta$, shape ``(K, V)``."""
+        return self.decoder.topics
 
     def proportions(self, x: Tensor) -> Tensor:
-        r"""A point estimate of $\theta$: the mean $\alpha_q/\sum_k\alpha_{q,k}$ (Dirichlet) or $\operatorname{softmax}(\mu_q)$, shape ``(B, K)``."""
-        params = self.encode(x)
-        if self.config.latent == "dirichlet":
-            return params[0] / params[0].sum(dim=-1, keepdim=True)
-        return torch.softmax(params[0], dim=-1)
+        r"""A point estimate of $\theta$: the mean $\alpha_q/\sum_k\alpha_{q,k}$ (Dirichlet) or
+        $\operatorname{softmax}(\mu_q)$, shape ``(B, K)``."""
+        return self.decoder.proportions(self.encode(x).mean)

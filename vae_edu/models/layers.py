@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..distributions import (
-    _log_bernoulli,
-    _log_categorical,
+    log_bernoulli,
+    log_categorical,
     log_normal_diag,
     reparameterize,
 )
@@ -174,14 +174,14 @@ class Decoder(nn.Module):
         if self.config.likelihood == "categorical":
             if not torch.is_grad_enabled():  # evaluation: let the normaliser reuse the logits' memory
                 try:
-                    return _log_categorical(x, self(z), overwrite=True)  # type: ignore[arg-type]
+                    return log_categorical(x, self(z), validate=False, overwrite=True)  # type: ignore[arg-type]
                 except FloatingPointError:  # a pixel's normaliser underflowed: recompute, exactly
                     pass
-            return _log_categorical(x, self(z))  # type: ignore[arg-type]
+            return log_categorical(x, self(z), validate=False)  # type: ignore[arg-type]
         params = self(z)
         if self.config.likelihood == "bernoulli":
             assert isinstance(params, Tensor)
-            return _log_bernoulli(x, params)
+            return log_bernoulli(x, params, validate=False)
         mu_p, log_var_p = params
         return log_normal_diag(x, mu_p, log_var_p)
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..distributions import log_standard_normal
-from ..kl import kl_normal_std_normal
-from ..utils import check_int
+from ..distributions import log_normal_diag, log_standard_normal, reparameterize
+from ..kl import kl_normal_normal, kl_normal_std_normal
+from ..utils import check_int, check_tensor
 from .posteriors import DiagonalGaussian
 
-__all__ = ["StandardNormalPrior"]
+__all__ = ["StandardNormalPrior", "NormalPrior"]
 
 
 class StandardNormalPrior(nn.Module):
@@ -57,3 +57,48 @@ class StandardNormalPrior(nn.Module):
         if not isinstance(q, DiagonalGaussian):
             return None
         return kl_normal_std_normal(q.mu[..., None], q.log_var[..., None])  # (B, z_dim)
+
+
+class NormalPrior(nn.Module):
+    r"""A diagonal Gaussian prior $p(z) = \mathcal N\big(z;\ \mu_p, \operatorname{diag}\sigma_p^2\big)$.
+
+    Args:
+        mu_p, log_var_p: its parameters, shape ``(z_dim,)``.
+        learned: make them parameters trained with the model (else fixed buffers).
+
+    Book: *The Dirichlet VAE* (the Laplace approximation of a Dirichlet prior in the softmax basis).
+    """
+
+    mu_p: Tensor
+    log_var_p: Tensor
+
+    def __init__(self, mu_p: Tensor, log_var_p: Tensor, *, learned: bool = False) -> None:
+        super().__init__()
+        check_tensor("mu_p", mu_p, min_dim=1)
+        check_tensor("log_var_p", log_var_p, min_dim=1)
+        if mu_p.dim() != 1 or mu_p.shape != log_var_p.shape:
+            raise ValueError(
+                f"mu_p and log_var_p must both have shape (z_dim,), got {tuple(mu_p.shape)} and {tuple(log_var_p.shape)}"
+            )
+        self.z_dim = mu_p.shape[0]
+        for name, value in (("mu_p", mu_p), ("log_var_p", log_var_p)):
+            if learned:
+                setattr(self, name, nn.Parameter(value.clone()))
+            else:
+                self.register_buffer(name, value.clone())
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        r"""$\log\mathcal N(z;\ \mu_p, \operatorname{diag}\sigma_p^2)$: ``z`` ``(..., z_dim)`` → ``(...)``."""
+        return log_normal_diag(z, self.mu_p, self.log_var_p)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        r"""$n$ draws, shape ``(n, z_dim)``."""
+        return reparameterize(self.mu_p, self.log_var_p, num_samples=check_int("n", n), generator=generator)
+
+    def kl_per_dim(self, q: object) -> Tensor | None:
+        r"""$\mathrm{KL}\big(q(z_j|x)\,\|\,p(z_j)\big)$ per dimension, shape ``(B, z_dim)``, for a
+        :class:`~vae_edu.models.DiagonalGaussian` ``q``; ``None`` otherwise."""
+        if not isinstance(q, DiagonalGaussian):
+            return None
+        mu_p, log_var_p = self.mu_p[..., None], self.log_var_p[..., None]  # (z_dim, 1)
+        return kl_normal_normal(q.mu[..., None], q.log_var[..., None], mu_p, log_var_p)  # (B, z_dim)

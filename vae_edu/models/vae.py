@@ -20,15 +20,20 @@ Book: *Training a VAE on digits* and *Posterior collapse and the rate–distorti
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from ..utils import check_int
+from ..utils import atomic_save, check_int
 from .config import VAEConfig
 
-__all__ = ["VAE", "ELBOTerms"]
+__all__ = ["VAE", "ELBOTerms", "MODEL_FORMAT"]
+
+#: The format tag of a file written by :meth:`VAE.save`.
+MODEL_FORMAT = "vae_edu.model/1"
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,23 @@ class ELBOTerms:
         return self.reconstruction - beta * self.kl
 
 
+def closed_form_kl(prior: nn.Module, q: object, context: tuple[Tensor, ...], *, per_dim: bool = False) -> Tensor | None:
+    r"""The prior's closed-form $\mathrm{KL}(q\,\|\,p)$: per latent dimension ``(B, z_dim)`` from
+    ``prior.kl_per_dim(q)``, or in total ``(B,)`` from ``prior.kl(q)`` (or the per-dimension one summed);
+    ``None`` when the prior has none for this posterior."""
+    per_dim_kl = getattr(prior, "kl_per_dim", None)
+    value = per_dim_kl(q, *context) if per_dim_kl is not None else None
+    if per_dim or value is not None:
+        return value if per_dim else value.sum(dim=-1)  # type: ignore[union-attr]
+    total_kl = getattr(prior, "kl", None)
+    return total_kl(q, *context) if total_kl is not None else None
+
+
 def check_beta(beta: object) -> float:
     """``beta`` as a float; ``ValueError`` unless it is a finite number >= 0."""
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < math.inf:
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
+        raise TypeError(f"beta must be a number, got {type(beta).__name__} {beta!r}")
+    if not 0 <= beta < math.inf:
         raise ValueError(f"beta must be a finite float >= 0, got {beta!r}")
     return float(beta)
 
@@ -120,6 +139,42 @@ class VAE(nn.Module):
         model.config = config
         return model
 
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the model with its configuration, so that :meth:`load` rebuilds it (``weights_only``).
+
+        Only a model built from a configuration (:meth:`from_config`, :class:`~vae_edu.models.CVAE`,
+        :class:`~vae_edu.models.DirichletVAE`) can be rebuilt; for a model of your own parts save
+        ``model.state_dict()`` and rebuild the parts yourself.
+        """
+        if self.config is None:
+            raise TypeError("save needs a model built from a config; for your own parts save model.state_dict()")
+        state = {"format": MODEL_FORMAT, "class": type(self).__name__, "config": asdict(self.config),
+                 "init": self.init_kwargs(), "state_dict": self.state_dict()}  # fmt: skip
+        atomic_save(state, Path(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "VAE":
+        """A model saved by :meth:`save`, in evaluation mode, with its parameters' dtype."""
+        state = torch.load(Path(path), weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
+            raise ValueError(f"path: {path} is not a model saved by VAE.save")
+        if state["class"] != cls.__name__:
+            raise ValueError(f"path: {path} holds a {state['class']}; load it with {state['class']}.load")
+        model = cls.rebuild(cls.config_class(**state["config"]), **state["init"])
+        model.to(next(iter(state["state_dict"].values())).dtype).load_state_dict(state["state_dict"])
+        return model.eval()
+
+    config_class: type = VAEConfig
+
+    def init_kwargs(self) -> dict[str, object]:
+        """The constructor's arguments besides the config (what :meth:`load` needs to rebuild it)."""
+        return {}
+
+    @classmethod
+    def rebuild(cls, config: object, **init: object) -> "VAE":
+        """The model of ``config`` (and ``init``), freshly initialised: :meth:`load` fills its parameters."""
+        return cls.from_config(config)  # type: ignore[arg-type]
+
     @property
     def dtype(self) -> torch.dtype:
         """The dtype of the parameters (data must have it too)."""
@@ -137,6 +192,12 @@ class VAE(nn.Module):
             check(x, *context, name=name)
 
     def _check(self, x: Tensor, context: tuple[Tensor, ...], num_samples: int = 1) -> None:
+        for extra in context:
+            if isinstance(extra, (int, float, torch.Generator)):
+                raise TypeError(
+                    "num_samples, beta and generator are keyword-only (model.elbo(x, num_samples=10)); "
+                    f"extra positional arguments are a conditional model's inputs, got {type(extra).__name__} {extra!r}"
+                )
         if self.validate_args:
             check_int("num_samples", num_samples)
             self.check_data(x, *context)
@@ -168,11 +229,11 @@ class VAE(nn.Module):
         """
         self._check(x, context, num_samples)
         q = self.encoder(x, *context)
-        kl_per_dim = self.prior.kl_per_dim(q, *context)  # (B, z_dim) or None
-        if kl_per_dim is not None:
+        kl_per_dim = closed_form_kl(self.prior, q, context, per_dim=True)  # (B, z_dim) or None
+        kl = kl_per_dim.sum(dim=-1) if kl_per_dim is not None else closed_form_kl(self.prior, q, context)
+        if kl is not None:
             z = q.rsample(num_samples, generator)  # (K, B, z_dim)
-            kl = kl_per_dim.sum(dim=-1)
-        else:
+        else:  # the Monte Carlo KL on the same draws
             z, log_q = q.rsample_with_log_prob(num_samples, generator)  # (K, B, z_dim), (K, B)
             kl = (log_q - self.prior.log_prob(z, *context)).mean(dim=0)
         reconstruction = self.decoder.log_prob(x, z, *context).mean(dim=0)  # (B,)
@@ -234,7 +295,7 @@ class VAE(nn.Module):
 
         Book: *Posterior collapse and the rate–distortion trade-off*.
         """
-        kl = self.prior.kl_per_dim(self.encode(x, *context), *context)
+        kl = closed_form_kl(self.prior, self.encode(x, *context), context, per_dim=True)
         if kl is None:
             raise TypeError("this model's KL has no closed form per dimension (use elbo_terms(x).kl)")
         return kl
