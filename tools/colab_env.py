@@ -146,7 +146,7 @@ class Simulation:
 
     def closure(self) -> tuple[set[str], set[str]]:
         """(installed, missing): the distributions vae-edu's requirements reach, recursively."""
-        return requirement_closure(self.after, "vae-edu")
+        return requirement_closure(self.after, "vae-edu", frozenset({bootstrap_cell.EXTRA}))
 
     @property
     def imported(self) -> set[str]:
@@ -260,15 +260,17 @@ def modules(python: Path) -> dict[str, list[str]]:
     return json.loads(out.stdout)
 
 
-def requirement_closure(dists: dict[str, dict], root: str) -> tuple[set[str], set[str]]:
-    """(installed, missing): every distribution ``root``'s requirements reach, markers evaluated.
+def requirement_closure(
+    dists: dict[str, dict], root: str, extras: frozenset[str] = frozenset()
+) -> tuple[set[str], set[str]]:
+    """(installed, missing): every distribution ``root[extras]``'s requirements reach, markers evaluated.
 
     Markers are evaluated for this interpreter, which is the one the new environment was made from.
     """
     env = default_environment()
     reached: set[str] = set()
     missing: set[str] = set()
-    stack: list[tuple[str, frozenset[str]]] = [(canonicalize_name(root), frozenset())]
+    stack: list[tuple[str, frozenset[str]]] = [(canonicalize_name(root), extras)]
     done: set[tuple[str, frozenset[str]]] = set()
     while stack:
         name, extras = stack.pop()
