@@ -42,17 +42,17 @@ class DataSplits:
     test: Split
 
 
-def _check_representation(representation: object) -> None:
+def check_representation(representation: object) -> None:
     if not isinstance(representation, str) or representation not in _REPRESENTATIONS:
         raise ValueError(f"representation must be 'levels', 'unit' or 'binary', got {representation!r}")
 
 
-def _check_float_dtype(dtype: object) -> None:
+def check_float_dtype(dtype: object) -> None:
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
 
 
-def _to_representation(levels: np.ndarray, representation: str, num_levels: int, dtype: torch.dtype) -> Tensor:
+def to_representation(levels: np.ndarray, representation: str, num_levels: int, dtype: torch.dtype) -> Tensor:
     """Integer grey levels ``0..num_levels-1`` (any shape) → the requested representation, in ``dtype``."""
     levels_t = torch.as_tensor(levels)
     if representation == "levels":

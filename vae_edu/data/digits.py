@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._common import DataSplits, Representation, Split, _check_float_dtype, _check_representation, _to_representation
+from ._common import DataSplits, Representation, Split, check_float_dtype, check_representation, to_representation
 
 __all__ = ["load_digits_split", "DIGITS_NUM_LEVELS", "DIGITS_SPLIT"]
 
@@ -35,13 +35,13 @@ def load_digits_split(representation: Representation = "levels", *, dtype: torch
 
     Book: *Training a VAE on digits*.
     """
-    _check_representation(representation)
-    _check_float_dtype(dtype)
+    check_representation(representation)
+    check_float_dtype(dtype)
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     levels = digits.data.astype(np.int64)  # (1797, 64), exact integers 0..16
-    x = _to_representation(levels, representation, DIGITS_NUM_LEVELS, dtype)  # (1797, 64)
+    x = to_representation(levels, representation, DIGITS_NUM_LEVELS, dtype)  # (1797, 64)
     y = torch.as_tensor(digits.target, dtype=torch.int64)  # (1797,)
     cuts = np.cumsum((0, *DIGITS_SPLIT))
     if x.shape[0] != cuts[-1]:

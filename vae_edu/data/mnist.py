@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 
-from ._common import DataSplits, Representation, Split, _check_float_dtype, _check_representation, _to_representation
+from ._common import DataSplits, Representation, Split, check_float_dtype, check_representation, to_representation
 
 __all__ = ["read_idx", "load_mnist", "MNIST_FILES", "MNIST_MIRRORS", "MNIST_NUM_LEVELS"]
 
@@ -205,8 +205,8 @@ def load_mnist(
         raise TypeError(f"root must be a str or os.PathLike directory, got {type(root).__name__}")
     if not isinstance(download, bool):
         raise TypeError(f"download must be a bool, got {type(download).__name__}")
-    _check_representation(representation)
-    _check_float_dtype(dtype)
+    check_representation(representation)
+    check_float_dtype(dtype)
     if isinstance(num_val, bool) or not isinstance(num_val, int) or num_val < 1:
         raise ValueError(f"num_val must be an int >= 1, got {num_val!r}")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
@@ -239,7 +239,7 @@ def load_mnist(
         raise ValueError(f"num_val must be smaller than the {train_x.shape[0]} training images, got {num_val}")
 
     def part(levels: np.ndarray, labels: np.ndarray) -> Split:
-        x = _to_representation(levels, representation, MNIST_NUM_LEVELS, dtype)  # (n, 784)
+        x = to_representation(levels, representation, MNIST_NUM_LEVELS, dtype)  # (n, 784)
         return Split(x, torch.as_tensor(labels, dtype=torch.int64))
 
     return DataSplits(

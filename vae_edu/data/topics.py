@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._common import _check_float_dtype
+from ._common import check_float_dtype
 from ..utils import check_int, check_positive_float
 
 __all__ = ["TopicSplit", "TopicCorpus", "make_topic_corpus"]
@@ -114,7 +114,7 @@ def make_topic_corpus(
     if n_min > n_max:
         raise ValueError(f"doc_length must have min <= max, got {doc_length!r}")
     seed = check_int("seed", seed, 0)
-    _check_float_dtype(dtype)
+    check_float_dtype(dtype)
 
     rng = np.random.default_rng(seed)
     topics = rng.dirichlet(np.full(vocab_size, eta), size=num_topics)  # (K, V)

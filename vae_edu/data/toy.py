@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ..distributions import log_normal_diag
 from ..utils import check_int, check_positive_float, check_tensor
-from ._common import _check_float_dtype
+from ._common import check_float_dtype
 
 __all__ = ["GaussianMixture2D", "gaussian_mixture_2d_centres", "make_gaussian_mixture_2d", "gaussian_mixture_2d_log_prob", "assign_modes"]
 
@@ -61,7 +61,7 @@ def gaussian_mixture_2d_centres(
 
     Book: *VAE vs GAN on the same data*.
     """
-    _check_float_dtype(dtype)
+    check_float_dtype(dtype)
     scale = check_positive_float("scale", scale)
     if kind == "ring":
         num = check_int("num_modes", 8 if num_modes is None else num_modes, 2)
@@ -120,7 +120,7 @@ def make_gaussian_mixture_2d(
     """
     n = check_int("n", n, 1)
     std = check_positive_float("std", std)
-    _check_float_dtype(dtype)
+    check_float_dtype(dtype)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     centres = gaussian_mixture_2d_centres(kind, num_modes, scale, dtype=torch.float64)  # (K, 2)
