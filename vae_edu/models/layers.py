@@ -33,7 +33,8 @@ LEARNED_LOG_VAR_START: float = math.log(1e-2)
 #: Its floor: $\sigma_p \ge 0.01$.
 LEARNED_LOG_VAR_MIN: float = math.log(1e-4)
 
-_ACTIVATIONS: dict[str, type[nn.Module]] = {
+#: The hidden-layer non-linearities by name (the keys of :data:`~vae_edu.models.config.ACTIVATIONS`).
+ACTIVATION_MODULES: dict[str, type[nn.Module]] = {
     "leaky_relu": nn.LeakyReLU,
     "relu": nn.ReLU,
     "elu": nn.ELU,
@@ -63,7 +64,7 @@ def mlp(
     layers: list[nn.Module] = []
     width = in_dim
     for _ in range(num_hidden_layers):
-        layers += [nn.Linear(width, hidden), _ACTIVATIONS[activation]()]
+        layers += [nn.Linear(width, hidden), ACTIVATION_MODULES[activation]()]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         width = hidden

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from ..utils import check_int, check_tensor
 from .config import ACTIVATIONS
-from .layers import _ACTIVATIONS
+from .layers import ACTIVATION_MODULES
 
 __all__ = ["MaskedLinear", "made_degrees", "made_masks", "MADE", "check_hidden_sizes"]
 
@@ -222,7 +222,7 @@ class MADE(nn.Module):
 
         widths = [x_dim, *sizes]
         self.hidden = nn.ModuleList(MaskedLinear(a, b, m) for a, b, m in zip(widths[:-1], widths[1:], hidden_masks))
-        self.activation = _ACTIVATIONS[activation]()
+        self.activation = ACTIVATION_MODULES[activation]()
         out_width = x_dim * num_params
         self.output = MaskedLinear(widths[-1], out_width, output_mask) if sizes else None
         direct_mask = (degrees[0].repeat_interleave(num_params)[:, None] > degrees[0][None, :]).float()  # (D P, D)
