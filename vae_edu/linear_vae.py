@@ -23,14 +23,9 @@ from .distributions import LOG_2PI, log_normal_diag, log_standard_normal, repara
 from .estimators import elbo_monte_carlo
 from .kl import kl_normal_std_normal
 from .linear_gaussian import LinearGaussian
-from .utils import check_int, check_tensor
+from .utils import check_generator, check_int, check_tensor
 
 __all__ = ["LinearVAE", "fit_exact_elbo", "fit_monte_carlo_elbo"]
-
-
-def _check_generator(generator: object) -> None:
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
 
 
 class LinearVAE(nn.Module):
@@ -78,7 +73,7 @@ class LinearVAE(nn.Module):
         check_int("z_dim", z_dim)
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
-        _check_generator(generator)
+        check_generator(generator)
         if isinstance(init_std, bool) or not isinstance(init_std, (int, float)) or not 0 < init_std < math.inf:
             raise ValueError(f"init_std must be a positive finite number, got {init_std!r}")
         self.x_dim, self.z_dim = x_dim, z_dim
@@ -214,7 +209,7 @@ class LinearVAE(nn.Module):
         Book: *The linear VAE is probabilistic PCA*; the estimator is derived in *The ELBO, derived and checked*.
         """
         check_int("num_samples", num_samples, minimum=2)
-        _check_generator(generator)
+        check_generator(generator)
         mu_q, log_var_q = self.encode(x)  # (..., z_dim)
         eps = torch.randn((num_samples, *mu_q.shape), dtype=self.dtype, device=mu_q.device, generator=generator)
         z = reparameterize(mu_q, log_var_q, eps)  # (K, ..., z_dim)
@@ -290,23 +285,29 @@ def fit_monte_carlo_elbo(
     model: LinearVAE,
     x: Tensor,
     *,
-    num_samples: int,
+    num_samples: int | None,
     num_steps: int,
     lr: float,
+    decay: bool = True,
     generator: torch.Generator | None = None,
 ) -> list[float]:
     r"""Maximise the Monte Carlo ELBO with Adam, as a VAE with no closed form must, in place.
 
     Every step draws fresh $\varepsilon$ (:meth:`LinearVAE.elbo_monte_carlo`), so the gradient
     is unbiased but noisy; the learning rate decays linearly from ``lr`` to 0 so that the
-    iterates settle despite the noise.
+    iterates settle despite the noise. Two switches turn the run into a control experiment:
+    ``decay=False`` keeps the learning rate at ``lr`` (the noise is then never damped), and
+    ``num_samples=None`` follows the gradient of the exact ELBO (:meth:`LinearVAE.elbo_exact`)
+    with the same optimiser and schedule (no noise at all).
 
     Args:
         model: the :class:`LinearVAE` to train (its parameters are updated in place).
         x: the whole data set (full batch), shape ``(N, x_dim)``.
-        num_samples: $K \ge 2$ samples per example and step.
+        num_samples: $K \ge 2$ samples per example and step, or ``None`` for the exact ELBO.
         num_steps: number of Adam steps.
         lr: initial learning rate (> 0).
+        decay: decay the learning rate linearly from ``lr`` to 0 over the ``num_steps`` steps
+            (``True``) or keep it at ``lr`` (``False``).
         generator: optional :class:`torch.Generator` for the samples.
 
     Returns:
@@ -316,17 +317,24 @@ def fit_monte_carlo_elbo(
     Book: *The linear VAE is probabilistic PCA*.
     """
     _check_data(model, x)
-    check_int("num_samples", num_samples, minimum=2)
+    if num_samples is not None:
+        check_int("num_samples", num_samples, minimum=2)
     check_int("num_steps", num_steps)
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    _check_generator(generator)
+    if not isinstance(decay, bool):
+        raise TypeError(f"decay must be a bool, got {type(decay).__name__}")
+    check_generator(generator)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / num_steps)
+    factor = (lambda step: 1.0 - step / num_steps) if decay else (lambda step: 1.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     history = [_mean_elbo(model, x)]
     for _ in range(num_steps):
         optimizer.zero_grad()
-        estimate, _ = model.elbo_monte_carlo(x, num_samples, generator)  # (N,)
+        if num_samples is None:
+            estimate = model.elbo_exact(x)  # (N,), no sampling
+        else:
+            estimate, _ = model.elbo_monte_carlo(x, num_samples, generator)  # (N,)
         (-estimate.mean()).backward()
         optimizer.step()
         schedule.step()
