@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from .distributions import reparameterize
-from .utils import check_event_shapes, check_int, check_positive, check_tensor
+from .utils import check_event_shapes, check_generator, check_int, check_positive, check_tensor
 
 __all__ = [
     "log_dirichlet",
@@ -58,14 +58,6 @@ def _check_simplex(name: str, theta: Tensor) -> None:
 
 def _check_num_samples(num_samples: object) -> int:
     return check_int("num_samples", num_samples, 1)
-
-
-def _check_generator(generator: object) -> None:
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(
-            f"generator must be a torch.Generator or None, got {type(generator).__name__} {generator!r} "
-            f"(for a seed, pass torch.Generator().manual_seed(seed))"
-        )
 
 
 def log_dirichlet(theta: Tensor, alpha: Tensor) -> Tensor:
@@ -196,7 +188,7 @@ def rsample_dirichlet(alpha: Tensor, num_samples: int = 1, generator: torch.Gene
     """
     _check_alpha("alpha", alpha)
     _check_num_samples(num_samples)
-    _check_generator(generator)
+    check_generator(generator)
     dist = torch.distributions.Dirichlet(alpha, validate_args=False)
     if generator is None:
         return dist.rsample((num_samples,))
@@ -229,7 +221,7 @@ def rsample_logistic_normal(
     check_tensor("log_var", log_var, min_dim=1)
     shape = check_event_shapes(mu=mu, log_var=log_var)
     _check_num_samples(num_samples)
-    _check_generator(generator)
+    check_generator(generator)
     eps = torch.randn((num_samples, *shape), dtype=mu.dtype, device=mu.device, generator=generator)
     z = reparameterize(mu, log_var, eps)  # (S, ..., K)
     return torch.softmax(z, dim=-1), z

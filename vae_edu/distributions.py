@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from .utils import check_event_shapes, check_int, check_tensor, cholesky_checked
+from .utils import check_event_shapes, check_generator, check_int, check_tensor, cholesky_checked
 
 __all__ = [
     "LOG_2PI",
@@ -209,7 +209,7 @@ def reparameterize(
     if log_var.dtype != mu.dtype:
         raise TypeError(f"log_var has dtype {log_var.dtype} but mu has dtype {mu.dtype}")
     if eps is None:
-        _check_generator(generator)
+        check_generator(generator)
         shape = mu.shape if num_samples is None else (check_int("num_samples", num_samples), *mu.shape)
         eps = torch.randn(shape, dtype=mu.dtype, device=mu.device, generator=generator)  # ([K,] ..., D)
     elif num_samples is not None:
@@ -225,14 +225,6 @@ def reparameterize(
             )
     std = torch.exp(0.5 * log_var)  # (..., D)
     return mu + std * eps  # (*sample_shape, ..., D)
-
-
-def _check_generator(generator: object) -> None:
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(
-            f"generator must be a torch.Generator or None, got {type(generator).__name__} {generator!r} "
-            f"(for a seed, pass torch.Generator().manual_seed(seed))"
-        )
 
 
 def _check_x_against_logits(x: Tensor, logits: Tensor, event_dims: int) -> None:

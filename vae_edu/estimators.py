@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from .distributions import log_normal_diag, log_standard_normal, reparameterize
-from .utils import check_batch, check_event_shapes, check_int, check_tensor
+from .utils import check_batch, check_event_shapes, check_generator, check_int, check_tensor
 
 if TYPE_CHECKING:
     from .models.protocols import VariationalModel
@@ -34,14 +34,6 @@ __all__ = [
     "log_likelihood",
     "eval_mode",
 ]
-
-
-def _check_generator(generator: object) -> None:
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(
-            f"generator must be a torch.Generator or None, got {type(generator).__name__} {generator!r} "
-            f"(for a seed, pass torch.Generator().manual_seed(seed))"
-        )
 
 
 def _check_log_w(log_w: object, dim: int = 0) -> Tensor:
@@ -110,7 +102,7 @@ def kl_monte_carlo(
     """
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
         raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
-    _check_generator(generator)
+    check_generator(generator)
     check_tensor("mu_q", mu_q, min_dim=1)
     check_tensor("log_var_q", log_var_q, min_dim=1)
     if (mu_p is None) != (log_var_p is None):
@@ -301,7 +293,7 @@ def iwae_bound(
     """
     _check_model(model)
     check_int("num_samples", num_samples)
-    _check_generator(generator)
+    check_generator(generator)
     batch = check_batch("x", x)
     log_w = model.log_importance_weights(*batch, num_samples=num_samples, generator=generator)  # (K, B)
     return log_mean_exp(log_w, dim=0)
@@ -374,7 +366,7 @@ def log_likelihood(
     _check_model(model)
     check_int("num_samples", num_samples)
     check_int("chunk_size", chunk_size)
-    _check_generator(generator)
+    check_generator(generator)
     if return_stderr and num_samples < 2:
         raise ValueError(f"num_samples must be >= 2 for a standard error, got {num_samples}")
     batch = check_batch("x", x)

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "check_generator",
     "check_number",
     "atomic_save",
     "setup",
@@ -348,4 +349,17 @@ def atomic_save(obj: object, path: Path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def check_generator(generator: object) -> None:
+    """Check an optional random generator: ``None`` or a :class:`torch.Generator`.
+
+    Raises:
+        TypeError: naming ``generator`` (with the fix for a seed passed instead).
+    """
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__} {generator!r} "
+            f"(for a seed, pass torch.Generator().manual_seed(seed))"
+        )
 
