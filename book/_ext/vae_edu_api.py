@@ -215,7 +215,8 @@ PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "vae_edu", "vae_edu.utils", "vae_edu.distributions", "vae_edu.kl", "vae_edu.estimators",
         "vae_edu.marginal", "vae_edu.linear_gaussian", "vae_edu.gradients", "vae_edu.linear_vae")),
     ("Models, data and training", "The networks, the data sets, and the loop that fits them.", (
-        "vae_edu.models.config", "vae_edu.models.layers", "vae_edu.models.prior", "vae_edu.models.vae",
+        "vae_edu.models.config", "vae_edu.models.posteriors", "vae_edu.models.layers", "vae_edu.models.prior",
+        "vae_edu.models.vae", "vae_edu.models.checks",
         "vae_edu.models.protocols", "vae_edu.models.made", "vae_edu.models.autoregressive",
         "vae_edu.objectives", "vae_edu.train", "vae_edu.collapse", "vae_edu.data", "vae_edu.data.digits",
         "vae_edu.data.mnist", "vae_edu.data.toy", "vae_edu.data.shapes", "vae_edu.data.topics")),
@@ -224,7 +225,7 @@ PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "vae_edu.sample_quality", "vae_edu.conditional_linear", "vae_edu.models.cvae",
         "vae_edu.models.gan", "vae_edu.train_gan")),
     ("Richer posteriors and latents", "Flows and Dirichlet latents.", (
-        "vae_edu.targets", "vae_edu.models.iaf", "vae_edu.models.iaf_vae", "vae_edu.dirichlet",
+        "vae_edu.targets", "vae_edu.models.iaf", "vae_edu.models.iaf_encoder", "vae_edu.dirichlet",
         "vae_edu.models.dirichlet")),
 )
 
