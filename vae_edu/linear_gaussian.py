@@ -24,7 +24,35 @@ from .distributions import LOG_2PI, log_normal_diag, log_normal_full
 from .kl import kl_mvn, kl_normal_std_normal
 from .utils import check_event_shapes, check_int, check_positive, check_tensor
 
-__all__ = ["LinearGaussian"]
+__all__ = ["LinearGaussian", "expected_log_linear_gaussian"]
+
+
+def expected_log_linear_gaussian(
+    x: Tensor, W: Tensor, b: Tensor, log_var_p: Tensor, mu_q: Tensor, log_var_q: Tensor
+) -> Tensor:
+    r"""$\mathbb E_{q(z|x)}[\log p(x|z)]$ in closed form for the decoder $p(x|z) = \mathcal N(Wz + b, \sigma_p^2 I)$
+    and $q(z|x) = \mathcal N(\mu_q, \operatorname{diag}\sigma_q^2)$.
+
+    $$\mathbb E_q[\log p(x|z)] = -\frac D2\log(2\pi\sigma_p^2)
+      - \frac{1}{2\sigma_p^2}\Big[\|x - b - W\mu_q\|^2 + \sum_j \sigma_{q,j}^2\,\|W_{:,j}\|^2\Big]$$
+
+    The reconstruction term of every linear-Gaussian model in the book (:class:`LinearGaussian`
+    and :class:`~vae_edu.linear_vae.LinearVAE`), written once; inputs are trusted (the callers check them).
+
+    Args:
+        x: data, shape ``(..., D)``.
+        W, b: the decoder's weights ``(D, d)`` and offset ``(D,)``.
+        log_var_p: $\log\sigma_p^2$, a scalar tensor.
+        mu_q, log_var_q: parameters of $q(z|x)$, shape ``(..., d)``.
+
+    Returns:
+        shape: the broadcast batch shape; differentiable in every argument.
+
+    Book: *The ELBO* and *The linear VAE is probabilistic PCA*.
+    """
+    resid = x - b - mu_q @ W.T  # (..., D)
+    spread = (torch.exp(log_var_q) * (W**2).sum(0)).sum(-1)  # tr(W diag(s^2) W^T), (...)
+    return -0.5 * x.shape[-1] * (LOG_2PI + log_var_p) - 0.5 * ((resid**2).sum(-1) + spread) * torch.exp(-log_var_p)
 
 
 class LinearGaussian:
@@ -240,11 +268,10 @@ class LinearGaussian:
             shape: the broadcast batch shape.
         """
         self._check_q(x, mu_q, log_var_q)
-        W = self.W.double()
-        sigma2 = self.sigma2.double()
-        resid = x.double() - self.b.double() - mu_q.double() @ W.T  # (..., D)
-        spread = (torch.exp(log_var_q.double()) * (W**2).sum(0)).sum(-1)  # tr(W diag(s^2) W^T), (...)
-        out = -0.5 * self.x_dim * (LOG_2PI + torch.log(sigma2)) - 0.5 * ((resid**2).sum(-1) + spread) / sigma2
+        log_var_p = torch.log(torch.as_tensor(self.sigma2, dtype=torch.float64))
+        out = expected_log_linear_gaussian(
+            x.double(), self.W.double(), self.b.double(), log_var_p, mu_q.double(), log_var_q.double()
+        )
         return out.to(self.dtype)
 
     def elbo(self, x: Tensor, mu_q: Tensor, log_var_q: Tensor) -> Tensor:

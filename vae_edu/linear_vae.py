@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from .distributions import LOG_2PI, log_normal_diag, log_standard_normal, reparameterize
 from .estimators import elbo_monte_carlo
 from .kl import kl_normal_std_normal
-from .linear_gaussian import LinearGaussian
+from .linear_gaussian import LinearGaussian, expected_log_linear_gaussian
 from .utils import check_generator, check_int, check_tensor
 
 __all__ = ["LinearVAE", "fit_exact_elbo", "fit_monte_carlo_elbo"]
@@ -167,9 +167,9 @@ class LinearVAE(nn.Module):
           - \frac{\|x - W_p\mu_q - b_p\|^2 + \sum_j \|W_{p,:,j}\|^2\sigma_{q,j}^2}{2\sigma_p^2}
           - \mathrm{KL}\big(q(z|x)\,\|\,\mathcal N(0, I)\big)$$
 
-        The first two terms are $\mathbb E_q[\log p(x|z)]$ (the same expression as
-        :meth:`LinearGaussian.expected_log_p_x_given_z`, written here in $\log\sigma_p^2$), the
-        last one is :func:`vae_edu.kl.kl_normal_std_normal`.
+        The first two terms are $\mathbb E_q[\log p(x|z)]$
+        (:func:`~vae_edu.linear_gaussian.expected_log_linear_gaussian`, shared with
+        :class:`LinearGaussian`), the last one is :func:`vae_edu.kl.kl_normal_std_normal`.
 
         Args:
             x: data, shape ``(..., x_dim)``.
@@ -180,11 +180,7 @@ class LinearVAE(nn.Module):
         Book: *The linear VAE is probabilistic PCA*.
         """
         mu_q, log_var_q = self.encode(x)  # (..., z_dim) each
-        resid = x - self.decode(mu_q)  # x - W_p mu_q - b_p, (..., x_dim)
-        spread = (torch.exp(log_var_q) * (self.W_p**2).sum(0)).sum(-1)  # sum_j ||W_p[:, j]||^2 sigma_q,j^2, (...)
-        reconstruction = -0.5 * self.x_dim * (LOG_2PI + self.log_var_p) - 0.5 * (
-            (resid**2).sum(-1) + spread
-        ) * torch.exp(-self.log_var_p)  # E_q[log p(x|z)], (...)
+        reconstruction = expected_log_linear_gaussian(x, self.W_p, self.b_p, self.log_var_p, mu_q, log_var_q)
         return reconstruction - kl_normal_std_normal(mu_q, log_var_q)
 
     def elbo_monte_carlo(
