@@ -9,6 +9,10 @@ Three ways to get at $p(x)$ when the integral has no closed form:
   give the exact variance of $\hat p(x)$, $\operatorname{Var}[\hat p]/p(x)^2 = \rho/K$ with
   $\rho = \mathbb E_q[w^2]/p(x)^2 - 1$, and so the number of samples any target accuracy needs.
 
+The same grid gives, in one latent dimension, the exact posterior $p(z|x)$ of any decoder
+(:func:`log_posterior_grid`), Gaussian or not, and its best Gaussian approximations under
+$\mathrm{KL}(q\,\|\,p)$ and $\mathrm{KL}(p\,\|\,q)$ (:func:`fit_normal_grid`).
+
 Everything is in log space: the weights of a 100-dimensional model differ by hundreds of nats.
 Book: *Latent-variable models and the intractable marginal*.
 """
