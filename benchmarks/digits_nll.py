@@ -90,7 +90,7 @@ def main() -> None:
     figures = {key: _summary([r[key] for r in runs]) for key in runs[0] if key not in ("epochs", "best_epoch")}
     report = {
         "benchmark": "digits_nll",
-        "model": f"VAE({VAEConfig(**config_kwargs)})",
+        "model": f"VAE.from_config({VAEConfig(**config_kwargs)})",
         "fit": fit_kwargs or "defaults",
         "config": config_kwargs or "defaults",
         "seeds": args.seeds,
