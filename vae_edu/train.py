@@ -27,7 +27,7 @@ from .models.protocols import HasELBOTerms, VariationalModel
 from .objectives import Objective, free_bits_kl, kl_weight, mean_negative_elbo, training_loss, validation_loss
 from .utils import atomic_save, check_batch, check_number
 
-__all__ = ["History", "fit", "kl_weight", "free_bits_kl", "mean_negative_elbo"]
+__all__ = ["History", "fit", "load_checkpoint", "kl_weight", "free_bits_kl", "mean_negative_elbo"]
 
 OptimizerName = Literal["adam", "adamax"]
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamax": torch.optim.Adamax}
@@ -158,17 +158,7 @@ def fit(
     history, best_state, bad_epochs = History(), copy.deepcopy(model.state_dict()), 0
     rng_state: Tensor | None = None
     if resume is not None:
-        state = torch.load(Path(resume), weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"resume: {resume} is not a checkpoint written by vae_edu.train.fit")
-        differ = {k: (state["settings"].get(k), v) for k, v in settings.items() if state["settings"].get(k) != v}
-        if differ:
-            raise ValueError(f"resume: the checkpoint was written with other settings (saved, now): {differ}")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        best_state, bad_epochs, rng_state = state["best_state"], state["bad_epochs"], state["torch_rng_state"]
-        history = History(**state["history"])
+        history, best_state, bad_epochs, rng_state = load_checkpoint(resume, settings, model, opt, gen)
     from tqdm.auto import tqdm  # noqa: PLC0415 (a notebook widget only when asked for)
 
     wall0, cpu0, seconds0, cpu_seconds0 = time.perf_counter(), time.process_time(), history.seconds, history.cpu_seconds
@@ -211,10 +201,10 @@ def fit(
                 history.seconds = seconds0 + time.perf_counter() - wall0
                 history.cpu_seconds = cpu_seconds0 + time.process_time() - cpu0
                 if checkpoint is not None:
-                    atomic_save({"format": CHECKPOINT_FORMAT, "settings": settings, "model": model.state_dict(),
-                                 "optimizer": opt.state_dict(), "generator": gen.get_state(), "best_state": best_state,
-                                 "bad_epochs": bad_epochs, "torch_rng_state": torch.get_rng_state(),
-                                 "history": asdict(history)}, Path(checkpoint))  # fmt: skip
+                    state = {"settings": settings, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                             "generator": gen.get_state(), "best_state": best_state, "bad_epochs": bad_epochs,
+                             "torch_rng_state": torch.get_rng_state(), "history": asdict(history)}  # fmt: skip
+                    atomic_save({"format": CHECKPOINT_FORMAT, **state}, Path(checkpoint))
                 bar.update(1)
                 bar.set_postfix(train=f"{history.train_loss[-1]:.2f}", val=f"{val_loss:.2f}")
                 if max_seconds is not None and time.perf_counter() - wall0 >= max_seconds:
@@ -227,3 +217,32 @@ def fit(
                 model.validate_args = validate_args
     model.load_state_dict(best_state)
     return history
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    settings: dict[str, object],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> tuple[History, dict[str, Tensor], int, Tensor]:
+    """Restore a checkpoint of :func:`fit` into ``model``, ``optimizer`` and ``generator``.
+
+    Returns:
+        ``(history, best_state, bad_epochs, torch_rng_state)``: what the loop continues from.
+
+    Raises:
+        ValueError: naming ``resume``, if the file is not a checkpoint of ``fit`` or was written
+            with other ``settings``.
+    """
+    state = torch.load(Path(path), weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"resume: {path} is not a checkpoint written by vae_edu.train.fit")
+    differ = {k: (state["settings"].get(k), v) for k, v in settings.items() if state["settings"].get(k) != v}
+    if differ:
+        raise ValueError(f"resume: the checkpoint was written with other settings (saved, now): {differ}")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    return History(**state["history"]), state["best_state"], state["bad_epochs"], state["torch_rng_state"]
+
