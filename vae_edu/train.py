@@ -45,7 +45,8 @@ class History:
         beta: the KL weight of each epoch.
         best_epoch: the (0-based) epoch with the lowest ``val_loss``; the model ends with its parameters.
         best_val_loss: ``val_loss[best_epoch]``.
-        seconds, cpu_seconds: wall-clock and process CPU time, summed over resumed runs.
+        seconds: wall-clock training time, summed over resumed runs.
+        cpu_seconds: process CPU time, summed over resumed runs.
         stop_reason: ``"epochs"``, ``"patience"`` (early stopping) or ``"max_seconds"``.
     """
 

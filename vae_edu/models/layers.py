@@ -1,4 +1,4 @@
-r"""The networks of a VAE as separate modules: :class:`Encoder` $q(z|x)$ and :class:`Decoder` $p(x|z)$ (the :class:`~vae_edu.models.Prior` is in ``prior.py``).
+r"""The networks of a VAE as separate modules: :class:`Encoder` $q(z|x)$ and :class:`Decoder` $p(x|z)$ (the :class:`~vae_edu.models.StandardNormalPrior` is in ``prior.py``).
 
 Each has a ``log_prob`` (and a ``sample`` where it applies) that calls the log-density of
 :mod:`vae_edu.distributions` for its distribution, so the formulas are written once.
@@ -30,7 +30,7 @@ __all__ = ["mlp", "Encoder", "Decoder", "LEARNED_LOG_VAR_START", "LEARNED_LOG_VA
 
 #: A learned Gaussian decoder's $\log\sigma_p^2$ at initialisation: $\sigma_p = 0.1$ (data on $[0, 1]$).
 LEARNED_LOG_VAR_START: float = math.log(1e-2)
-#: Its floor: $\sigma_p \ge 0.01$.
+#: The floor of a learned Gaussian decoder's $\log\sigma_p^2$ ($\sigma_p \ge 0.01$).
 LEARNED_LOG_VAR_MIN: float = math.log(1e-4)
 
 #: The hidden-layer non-linearities by name (the keys of :data:`~vae_edu.models.config.ACTIVATIONS`).
@@ -135,7 +135,7 @@ class Decoder(nn.Module):
 
     @property
     def log_var_p(self) -> Tensor:
-        r"""Gaussian decoder: $\log\sigma_p^2$ per pixel, shape ``(x_dim,)``.
+        r"""The Gaussian decoder's $\log\sigma_p^2$ per pixel, shape ``(x_dim,)``.
 
         Learned, it is ``LEARNED_LOG_VAR_MIN + softplus(log_var_raw)``: it starts at
         $\sigma_p^2 = 10^{-2}$ (data on $[0, 1]$) and cannot fall below $\sigma_p^2 = 10^{-4}$, where a
