@@ -3,8 +3,8 @@
 :func:`vae_edu.train.fit` and :func:`vae_edu.estimators.log_likelihood` work with any
 :class:`torch.nn.Module` that has these methods, not only :class:`~vae_edu.models.VAE`: a VAE
 with another encoder (IAF) or a conditional VAE reuses them unchanged. A conditional model takes
-its extra inputs positionally after ``x`` (``elbo(x, y, num_samples=..., ...)``) and is given
-its data as a tuple ``(x, y)``.
+its extra inputs positionally after ``x`` (``elbo(x, y, num_samples=..., ...)``; the options are
+keyword-only) and is given its data as a tuple ``(x, y)``.
 
 Book: *Training a VAE on digits*.
 """
@@ -31,13 +31,13 @@ class VariationalModel(Protocol):
     """
 
     def elbo(
-        self, x: Tensor, num_samples: int = 1, beta: float = 1.0, generator: torch.Generator | None = None
+        self, x: Tensor, *, num_samples: int = 1, beta: float = 1.0, generator: torch.Generator | None = None
     ) -> Tensor:
         r"""$\mathbb E_q[\log p(x|z)] - \beta\,\mathrm{KL}(q(z|x)\,\|\,p(z))$ per example, shape ``(B,)``, differentiable."""
         ...
 
     def log_importance_weights(
-        self, x: Tensor, num_samples: int, generator: torch.Generator | None = None
+        self, x: Tensor, *, num_samples: int = 1, generator: torch.Generator | None = None
     ) -> Tensor:
         r"""$\log p(x, z_k) - \log q(z_k|x)$ for $z_k \sim q(z|x)$, shape ``(num_samples, B)``, differentiable."""
         ...
@@ -47,10 +47,11 @@ class VariationalModel(Protocol):
 class HasELBOTerms(Protocol):
     """A model whose ELBO splits into a reconstruction term and a closed-form KL per latent dimension.
 
-    ``fit(..., free_bits=...)`` needs it (free bits act on each dimension's KL).
+    ``fit(..., free_bits=...)`` needs it, with a closed-form ``kl_per_dim`` (free bits act on each
+    dimension's KL).
     """
 
-    def elbo_terms(self, x: Tensor, num_samples: int = 1, generator: torch.Generator | None = None):  # type: ignore[no-untyped-def]
-        """An object with ``reconstruction`` ``(B,)`` and ``kl_per_dim`` ``(B, z_dim)``
-        (:class:`~vae_edu.models.ELBOTerms`)."""
+    def elbo_terms(self, x: Tensor, *, num_samples: int = 1, generator: torch.Generator | None = None):  # type: ignore[no-untyped-def]
+        """An object with ``reconstruction`` and ``kl`` ``(B,)``, and ``kl_per_dim`` ``(B, z_dim)``
+        or ``None`` (:class:`~vae_edu.models.ELBOTerms`)."""
         ...
