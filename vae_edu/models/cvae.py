@@ -156,8 +156,7 @@ class LabelPrior(nn.Module):
     def sample(self, y: Tensor, generator: torch.Generator | None = None) -> Tensor:
         r"""Draw one $z \sim p(z|y_b)$ per label, shape ``(B, z_dim)``."""
         mu_p, log_var_p = self.params(y)
-        eps = torch.randn(mu_p.shape, dtype=mu_p.dtype, device=mu_p.device, generator=generator)
-        return reparameterize(mu_p, log_var_p, eps)
+        return reparameterize(mu_p, log_var_p, generator=generator)  # (B, z_dim)
 
     def kl_per_dim(self, q: object, y: Tensor) -> Tensor | None:
         r"""$\mathrm{KL}\big(q(z_j|x,y)\,\|\,p(z_j|y)\big)$ per dimension, shape ``(B, z_dim)``, in closed form

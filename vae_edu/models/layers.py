@@ -236,5 +236,4 @@ class Decoder(nn.Module):
             assert isinstance(params, Tensor)
             return torch.bernoulli(torch.sigmoid(params), generator=generator)
         mu_p, log_var_p = params
-        eps = torch.randn(mu_p.shape, dtype=mu_p.dtype, device=mu_p.device, generator=generator)
-        return reparameterize(mu_p, log_var_p, eps)
+        return reparameterize(mu_p, log_var_p, generator=generator)
