@@ -3,7 +3,8 @@ r"""VAE models as parts and their composition: ``VAE(encoder, decoder, prior)``.
 Encoders (:class:`Encoder`, :class:`IAFEncoder`, :class:`ConditionalEncoder`) return a posterior
 object (:class:`DiagonalGaussian`, :class:`IAFPosterior`); decoders (:class:`Decoder`,
 :class:`AutoregressiveDecoder`, :class:`ConditionalDecoder`) give $\log p(x|z)$; priors
-(:class:`StandardNormalPrior`, :class:`LabelPrior`) give $\log p(z)$, samples and, where one
+(:class:`StandardNormalPrior`, :class:`LabelPrior`, the learned :class:`MixturePrior` and
+:class:`VampPrior`) give $\log p(z)$, samples and, where one
 exists, the closed-form KL. The conditional VAE (:class:`CVAE`) is a :class:`VAE` of conditional
 parts. Also: a small GAN (:class:`GAN`) and the Dirichlet VAE (:class:`DirichletVAE`).
 
@@ -24,6 +25,7 @@ from .autoregressive import AutoregressiveDecoder
 from .iaf import IAFFlow, IAFStep
 from .iaf_encoder import IAFEncoder, IAFPosterior
 from .layers import Decoder, Encoder, mlp
+from .learned_priors import MixturePrior, VampPrior, log_mixture_normal_diag, sample_mixture_normal_diag
 from .posteriors import DiagonalGaussian, Posterior
 from .prior import NormalPrior, StandardNormalPrior
 from .protocols import HasELBOTerms, VariationalModel
@@ -37,6 +39,10 @@ __all__ = [
     "Decoder",
     "StandardNormalPrior",
     "NormalPrior",
+    "MixturePrior",
+    "VampPrior",
+    "log_mixture_normal_diag",
+    "sample_mixture_normal_diag",
     "Posterior",
     "DiagonalGaussian",
     "AutoregressiveDecoder",
