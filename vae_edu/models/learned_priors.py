@@ -213,8 +213,9 @@ class VampPrior(nn.Module):
             raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
         num_pseudo_inputs = check_int("num_pseudo_inputs", num_pseudo_inputs)
         x_dim = check_int("x_dim", x_dim)
-        if x_max is not None and (isinstance(x_max, bool) or not isinstance(x_max, (int, float))
-                                  or not 0 < x_max < math.inf):  # fmt: skip
+        if x_max is not None and (isinstance(x_max, bool) or not isinstance(x_max, (int, float))):
+            raise TypeError(f"x_max must be a number or None, got {type(x_max).__name__} {x_max!r}")
+        if x_max is not None and not 0 < x_max < math.inf:
             raise ValueError(f"x_max must be a finite number > 0 or None, got {x_max!r}")
         first = next(encoder.parameters(), None)
         dtype = first.dtype if first is not None else torch.get_default_dtype()
@@ -234,8 +235,11 @@ class VampPrior(nn.Module):
         self.x_max = None if x_max is None else float(x_max)
         self.num_pseudo_inputs, self.x_dim = num_pseudo_inputs, x_dim
         object.__setattr__(self, "encoder", encoder)  # shared with the VAE, not a submodule
-        with torch.no_grad():
-            q = encoder(self.pseudo_inputs)
+        try:
+            with torch.no_grad():
+                q = encoder(self.pseudo_inputs)
+        except RuntimeError as err:  # e.g. a matrix product of the wrong width
+            raise ValueError(f"x_dim={x_dim}: the encoder cannot read pseudo-inputs of shape {shape} ({err})") from err
         if not isinstance(q, DiagonalGaussian) or q.mu.dim() != 2 or q.mu.shape[0] != num_pseudo_inputs:
             raise TypeError(
                 f"encoder must map (K, x_dim) inputs to a DiagonalGaussian with mu of shape (K, z_dim), "
