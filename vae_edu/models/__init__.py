@@ -29,6 +29,7 @@ from .learned_priors import MixturePrior, VampPrior, log_mixture_normal_diag, sa
 from .posteriors import DiagonalGaussian, Posterior
 from .prior import NormalPrior, StandardNormalPrior
 from .protocols import HasELBOTerms, VariationalModel
+from .quantisers import QuantisedEncoder, QuantisedPosterior, Quantised, UniformCodePrior, VectorQuantiser, code_perplexity
 from .vae import VAE, ELBOTerms
 
 __all__ = [
@@ -69,4 +70,10 @@ __all__ = [
     "IAFFlow",
     "IAFEncoder",
     "IAFPosterior",
+    "VectorQuantiser",
+    "Quantised",
+    "QuantisedPosterior",
+    "QuantisedEncoder",
+    "UniformCodePrior",
+    "code_perplexity",
 ]

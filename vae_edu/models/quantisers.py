@@ -94,15 +94,15 @@ class VectorQuantiser(nn.Module):
         return dist.argmin(dim=-1).view(z_e.shape[:-1])
 
     def forward(self, z_e: Tensor) -> Quantised:
-        r"""Quantise encoder outputs $z_e$ ``(..., D)`` (and, in training mode with EMA, update the codebook)."""
+        r"""Quantise encoder outputs $z_e$ ``(..., D)``; in training mode with EMA, then update the codebook."""
         check_tensor("z_e", z_e, min_dim=1)
         if z_e.shape[-1] != self.code_dim or z_e.dtype != self.codebook.dtype:
             raise ValueError(f"z_e must have shape (..., code_dim={self.code_dim}) and dtype {self.codebook.dtype}, "
                              f"got {tuple(z_e.shape)} {z_e.dtype}")  # fmt: skip
         index = self.nearest(z_e)  # (...)
+        e = self.codebook[index]  # (..., D), a copy: the codes before this step's EMA update
         if self.training and self.ema_decay is not None:
             self.ema_update(z_e, index)
-        e = self.codebook[index]  # (..., D)
         codebook_loss = ((z_e.detach() - e) ** 2).sum(dim=-1)
         commitment_loss = ((z_e - e.detach()) ** 2).sum(dim=-1)
         z_q = z_e + (e - z_e).detach()  # straight-through: forward e, gradient to z_e unchanged
