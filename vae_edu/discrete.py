@@ -1,17 +1,12 @@
 r"""Categorical latents: the Gumbel-softmax (Concrete) relaxation, straight-through, and exact enumeration.
 
-A categorical latent $z \in \{e_1, \dots, e_C\}$ (one-hot vectors) with $q(z = e_c) = \pi_c =
-\operatorname{softmax}(a)_c$ has no reparameterization. Three ways to get $\nabla_a\mathbb E_q[f(z)]$:
+A one-hot latent $z \in \{e_1, \dots, e_C\}$, $q(z = e_c) = \pi_c = \operatorname{softmax}(a)_c$, has no
+reparameterization. $\nabla_a\mathbb E_q[f(z)]$ exactly by enumeration, $\sum_c \pi_c f(e_c)$ (:func:`enumerate_elbo`);
+unbiased by the score function, $\mathbb E_q[f(z)(z - \pi)]$ (:func:`score_function_grad_categorical`); or
+biased, through the relaxation $y = \operatorname{softmax}((a + g)/\tau)$ with Gumbel noise $g$ (Jang et al. 2017;
+Maddison et al. 2017) or straight-through (:func:`gumbel_softmax_grad`).
 
-* enumerate: with $C$ small, $\mathbb E_q[f(z)] = \sum_c \pi_c f(e_c)$ and autograd gives the exact
-  gradient (:func:`enumerate_expectation`, :func:`enumerate_elbo`);
-* the score function (unbiased): $\mathbb E_q[f(z)\,(z - \pi)]$ (:func:`score_function_grad_categorical`);
-* the relaxation (Jang et al. 2017; Maddison et al. 2017): $z \approx y = \operatorname{softmax}((a + g)/\tau)$
-  with Gumbel noise $g$, differentiable in $a$ and biased for $\tau > 0$; straight-through uses
-  the one-hot $\operatorname{onehot}(\arg\max y)$ forward and $y$'s gradient (:func:`gumbel_softmax_grad`).
-
-A function ``f`` maps one-hot or relaxed codes ``z`` of shape ``(K, ..., C)`` to values ``(K, ...)``,
-as in :mod:`vae_edu.gradients`.
+A function ``f`` maps codes ``z`` ``(K, ..., C)`` to values ``(K, ...)``, as in :mod:`vae_edu.gradients`.
 
 Book: *Discrete latents*.
 """
@@ -28,32 +23,17 @@ from .estimators import mc_mean
 from .gradients import Baseline, score_function_estimate
 from .utils import check_event_shapes, check_generator, check_int, check_positive_float, check_tensor
 
-__all__ = [
-    "sample_gumbel",
-    "rsample_relaxed_one_hot",
-    "log_relaxed_one_hot",
-    "straight_through",
-    "kl_categorical",
-    "enumerate_expectation",
-    "enumerate_elbo",
-    "enumerate_log_marginal",
-    "score_categorical",
-    "score_function_grad_categorical",
-    "gumbel_softmax_grad",
-]
+__all__ = ["sample_gumbel", "rsample_relaxed_one_hot", "log_relaxed_one_hot", "straight_through", "kl_categorical",
+           "enumerate_expectation", "enumerate_elbo", "enumerate_log_marginal", "score_categorical",
+           "score_function_grad_categorical", "gumbel_softmax_grad"]  # fmt: skip
 
 Function = Callable[[Tensor], Tensor]
 
 
-def sample_gumbel(
-    shape: tuple[int, ...], *, dtype: torch.dtype = torch.float32, device: torch.device | None = None,
-    generator: torch.Generator | None = None,
-) -> Tensor:  # fmt: skip
-    r"""Standard Gumbel noise $g = -\log(-\log u)$, $u \sim \mathcal U(0, 1)$ (with $u \ge$ the smallest
-    positive float), so that $\arg\max_c (a_c + g_c) \sim \operatorname{Categorical}(\operatorname{softmax}(a))$.
-
-    Returns:
-        shape ``shape``.
+def sample_gumbel(shape: tuple[int, ...], *, dtype: torch.dtype = torch.float32, device: torch.device | None = None,
+                  generator: torch.Generator | None = None) -> Tensor:  # fmt: skip
+    r"""Standard Gumbel noise of shape ``shape``: $g = -\log(-\log u)$, $u \sim \mathcal U(0, 1)$ (with $u \ge$
+    the smallest positive float), so that $\arg\max_c (a_c + g_c) \sim \operatorname{Categorical}(\operatorname{softmax}(a))$.
 
     Book: *Discrete latents*.
     """
@@ -62,29 +42,22 @@ def sample_gumbel(
     return -torch.log(-torch.log(u.clamp_min(torch.finfo(dtype).tiny)))
 
 
-def _check_logits(logits: object, name: str = "logits") -> Tensor:
-    check_tensor(name, logits, min_dim=1)
-    assert isinstance(logits, Tensor)
-    if logits.shape[-1] < 2:
+def _check_logits(logits: Tensor, name: str = "logits") -> Tensor:
+    if check_tensor(name, logits, min_dim=1).shape[-1] < 2:
         raise ValueError(f"{name} must have C >= 2 categories in its last dimension, got shape {tuple(logits.shape)}")
     return logits
 
 
-def rsample_relaxed_one_hot(
-    logits: Tensor, temperature: float, num_samples: int = 1, generator: torch.Generator | None = None
-) -> Tensor:
+def rsample_relaxed_one_hot(logits: Tensor, temperature: float, num_samples: int = 1,
+                            generator: torch.Generator | None = None) -> Tensor:  # fmt: skip
     r"""Draws from the Concrete (Gumbel-softmax) distribution, differentiable in the logits.
 
-    $$y = \operatorname{softmax}\big((a + g)/\tau\big),\qquad g_c \sim \mathrm{Gumbel}(0, 1)$$
-
-    As $\tau\to 0$, $y \to \operatorname{onehot}(\arg\max_c(a_c + g_c))$, a draw of
-    $\operatorname{Categorical}(\operatorname{softmax}(a))$.
+    $$y = \operatorname{softmax}\big((a + g)/\tau\big),\qquad g_c \sim \mathrm{Gumbel}(0, 1);\qquad
+      y \xrightarrow[\tau\to 0]{} \operatorname{onehot}\big(\arg\max_c(a_c + g_c)\big) \sim \operatorname{Cat}(\operatorname{softmax}(a))$$
 
     Args:
-        logits: $a$, shape ``(..., C)``.
-        temperature: $\tau > 0$.
-        num_samples: $K$.
-        generator: optional :class:`torch.Generator` for $g$.
+        logits, temperature: $a$ ``(..., C)`` and $\tau > 0$.
+        num_samples, generator: $K$ and an optional :class:`torch.Generator` for $g$.
 
     Returns:
         $y$ on the simplex, shape ``(K, ..., C)``.
@@ -99,12 +72,10 @@ def rsample_relaxed_one_hot(
 
 
 def log_relaxed_one_hot(y: Tensor, logits: Tensor, temperature: float) -> Tensor:
-    r"""The Concrete log-density (Maddison et al. 2017, eq. 6) of a point $y$ inside the simplex.
+    r"""The Concrete log-density (Maddison et al. 2017, eq. 6) of $y$ inside the simplex, on its first $C-1$ coordinates.
 
     $$\log p_{a,\tau}(y) = \log\Gamma(C) + (C-1)\log\tau + \sum_{c=1}^C\big(a_c - (\tau+1)\log y_c\big)
       - C\log\sum_{c=1}^C e^{a_c - \tau\log y_c}$$
-
-    (a density on the first $C-1$ coordinates; unchanged when a constant is added to every $a_c$).
 
     Args:
         y: points with every $y_c > 0$ and $\sum_c y_c = 1$, shape ``(..., C)``.
@@ -112,7 +83,7 @@ def log_relaxed_one_hot(y: Tensor, logits: Tensor, temperature: float) -> Tensor
         temperature: $\tau > 0$.
 
     Returns:
-        shape: the broadcast batch shape ``(...)``.
+        the broadcast batch shape ``(...)``.
 
     Book: *Discrete latents*.
     """
@@ -134,16 +105,11 @@ def log_relaxed_one_hot(y: Tensor, logits: Tensor, temperature: float) -> Tensor
 def straight_through(y_soft: Tensor) -> Tensor:
     r"""The straight-through estimator: the one-hot of $\arg\max_c y_c$ forward, $y$'s gradient backward.
 
-    $$z = \operatorname{onehot}(\arg\max_c y_c) + y - \operatorname{sg}(y),\qquad
+    $$z = \operatorname{onehot}(\arg\max_c y_c) + \big(y - \operatorname{sg}(y)\big),\qquad
       \frac{\partial z}{\partial y} := I$$
 
     The forward value is exactly one-hot ($y - \operatorname{sg}(y) = 0$ in floating point).
-
-    Args:
-        y_soft: relaxed samples, shape ``(..., C)``.
-
-    Returns:
-        $z$, shape ``(..., C)``.
+    ``y_soft`` ``(..., C)`` → $z$ ``(..., C)``.
 
     Book: *Discrete latents*.
     """
@@ -197,8 +163,7 @@ def enumerate_expectation(f: Function, logits_q: Tensor) -> Tensor:
     r"""$\mathbb E_{q}[f(z)] = \sum_{c=1}^C \pi_{q,c}\,f(e_c)$ exactly, differentiable in $a_q$ (and in $f$'s parameters).
 
     Args:
-        f: maps one-hot codes ``(C, ..., C)`` to values ``(C, ...)``.
-        logits_q: $a_q$, shape ``(..., C)``.
+        f, logits_q: maps one-hot codes ``(C, ..., C)`` to values ``(C, ...)``; $a_q$ ``(..., C)``.
 
     Returns:
         shape ``(...)``.
@@ -230,44 +195,39 @@ def enumerate_elbo(log_p_x_given_z: Function, logits_q: Tensor, logits_p: Tensor
     return enumerate_expectation(log_p_x_given_z, logits_q) - kl_categorical(logits_q, logits_p)
 
 
-def enumerate_log_marginal(log_p_x_given_z: Function, logits_p: Tensor, batch_shape: tuple[int, ...] = ()) -> Tensor:
+def enumerate_log_marginal(log_p_x_given_z: Function, logits_p: Tensor) -> Tensor:
     r"""The exact evidence $\log p(x) = \log\sum_{c=1}^C \pi_{p,c}\,p(x|e_c)$, the bound's target.
 
     Args:
-        log_p_x_given_z: maps one-hot codes ``(C, *batch_shape, C)`` to values ``(C, *batch_shape)``.
-        logits_p: the prior's logits, shape ``(C,)`` (or ``(*batch_shape, C)``).
-        batch_shape: the shape of the batch of $x$ (``(B,)``).
+        log_p_x_given_z: maps one-hot codes ``(C, B, C)`` to $\log p(x|z)$, shape ``(C, B)``.
+        logits_p: the prior's logits, one row per example, shape ``(B, C)`` (``logits_p.expand(B, C)``).
 
     Returns:
-        shape ``batch_shape``.
+        shape ``(B,)``.
 
     Book: *Discrete latents*.
     """
     _check_logits(logits_p, "logits_p")
-    batch = torch.Size(batch_shape)
-    log_p_x = _all_codes(log_p_x_given_z, batch, logits_p.shape[-1], logits_p)  # (C, ...)
-    log_prior = torch.log_softmax(logits_p, dim=-1).expand(*batch, -1).movedim(-1, 0)  # (C, ...)
-    return torch.logsumexp(log_p_x + log_prior, dim=0)
+    log_p_x = _all_codes(log_p_x_given_z, logits_p.shape[:-1], logits_p.shape[-1], logits_p)  # (C, B)
+    return torch.logsumexp(log_p_x + torch.log_softmax(logits_p, dim=-1).movedim(-1, 0), dim=0)
 
 
 def score_categorical(z: Tensor, logits: Tensor) -> Tensor:
-    r"""The score $\nabla_a\log q(z)$ of a categorical with logits $a$ at one-hot $z$.
+    r"""The score $\nabla_a\log q(z)$ of a categorical with logits $a$ ``(..., C)`` at one-hot $z$ ``(..., C)``.
 
     $$\log q(z) = \sum_c z_c \log\operatorname{softmax}(a)_c\quad\Longrightarrow\quad\nabla_a\log q(z) = z - \operatorname{softmax}(a)$$
-
-    Returns:
-        the broadcast shape of ``z`` ``(..., C)`` and ``logits``.
 
     Book: *Discrete latents*.
     """
     return z - torch.softmax(logits, dim=-1)
 
 
-def _check_estimator(f: object, logits: Tensor, num_samples: int) -> int:
+def _gumbel_for(f: object, logits: Tensor, num_samples: int, generator: torch.Generator | None) -> Tensor:
+    """The estimators' checks, and their Gumbel noise ``(K, ..., C)``."""
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
-    _check_logits(logits)
-    return check_int("num_samples", num_samples, 2)
+    num = check_int("num_samples", num_samples, 2)
+    return sample_gumbel((num, *_check_logits(logits).shape), dtype=logits.dtype, device=logits.device, generator=generator)
 
 
 def score_function_grad_categorical(
@@ -284,21 +244,17 @@ def score_function_grad_categorical(
     gradient of :func:`kl_categorical`); it is evaluated without autograd.
 
     Args:
-        f: maps one-hot codes ``(K, ..., C)`` to values ``(K, ...)``.
-        logits: $a$, shape ``(..., C)``.
-        num_samples: $K \ge 2$.
+        f, logits, num_samples, generator: as in :func:`gumbel_softmax_grad` (``f`` sees one-hot codes).
         baseline: as in :func:`vae_edu.gradients.score_function_estimate` (``"mean"``: leave-one-out).
-        generator: optional :class:`torch.Generator`.
 
     Returns:
         ``(estimate, stderr)``, each of shape ``(..., C)``.
 
     Book: *Discrete latents*.
     """
-    num = _check_estimator(f, logits, num_samples)
+    g = _gumbel_for(f, logits, num_samples, generator)  # (K, ..., C)
     logits = logits.detach()
     with torch.no_grad():
-        g = sample_gumbel((num, *logits.shape), dtype=logits.dtype, device=logits.device, generator=generator)
         z = torch.nn.functional.one_hot((logits + g).argmax(dim=-1), logits.shape[-1]).to(logits.dtype)  # (K, ..., C)
         f_z = f(z)  # (K, ...)
     check_tensor("f(z)", f_z)
@@ -319,10 +275,8 @@ def gumbel_softmax_grad(
     and the gradient flows through $y_k$.
 
     Args:
-        f: differentiable map from codes ``(K, ..., C)`` to values ``(K, ...)``; each value may depend
-            only on its own sample.
-        logits: $a$, shape ``(..., C)``.
-        temperature: $\tau > 0$.
+        f: differentiable map from codes ``(K, ..., C)`` to values ``(K, ...)``, sample by sample.
+        logits, temperature: $a$ ``(..., C)`` and $\tau > 0$.
         num_samples: $K \ge 2$.
         hard: use the straight-through estimator.
         generator: optional :class:`torch.Generator`.
@@ -332,11 +286,10 @@ def gumbel_softmax_grad(
 
     Book: *Discrete latents*.
     """
-    num = _check_estimator(f, logits, num_samples)
+    g = _gumbel_for(f, logits, num_samples, generator)  # (K, ..., C)
     tau = check_positive_float("temperature", temperature)
-    g = sample_gumbel((num, *logits.shape), dtype=logits.dtype, device=logits.device, generator=generator)
     with torch.enable_grad():
-        a = logits.detach().expand(num, *logits.shape).clone().requires_grad_(True)  # a leaf per sample, (K, ..., C)
+        a = logits.detach().expand_as(g).clone().requires_grad_(True)  # a leaf per sample, (K, ..., C)
         y = torch.softmax((a + g) / tau, dim=-1)  # (K, ..., C)
         f_y = f(straight_through(y) if hard else y)  # (K, ...)
         check_tensor("f(z)", f_y)
