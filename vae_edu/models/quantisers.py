@@ -6,7 +6,7 @@ nearest codebook vectors $e_k$ ($K$ codes): $z_q = e_{k^*}$, $k^* = \arg\min_k\|
 $$q(k\,|\,x) = \mathbb 1[k = k^*(x)],\quad p(k) = \tfrac1K\quad\Longrightarrow\quad
   \mathrm{KL}\big(q\,\|\,p\big) = \log K\ \text{per position}$$
 
-so :class:`VAE(QuantisedEncoder(...), decoder, UniformCodePrior(...)) <vae_edu.models.VAE>` computes
+so ``VAE(QuantisedEncoder(...), decoder, UniformCodePrior(...))`` computes
 $\mathrm{ELBO} = \log p(x|z_q) - M\log K$ itself. The quantiser's two training terms are not in the
 bound: the posterior carries them as ``penalty`` (see :class:`QuantisedPosterior`).
 
