@@ -227,6 +227,8 @@ PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Richer posteriors and latents", "Flows and Dirichlet latents.", (
         "vae_edu.targets", "vae_edu.models.iaf", "vae_edu.models.iaf_encoder", "vae_edu.dirichlet",
         "vae_edu.models.dirichlet")),
+    ("Learned priors", "Priors fitted with the model: a mixture of Gaussians and the VampPrior.", (
+        "vae_edu.models.learned_priors",)),
 )
 
 PAGE = ROOT / "book" / "api.md"

@@ -32,7 +32,7 @@ from ..distributions import LOG_2PI, reparameterize
 from ..utils import check_int, check_tensor
 from .posteriors import DiagonalGaussian
 
-__all__ = ["log_mixture_normal_diag", "sample_mixture_normal_diag", "MixturePrior", "VampPrior"]
+__all__ = ["log_mixture_normal_diag", "sample_mixture_normal_diag", "MixturePrior", "VampPrior", "PSEUDO_INPUT_MARGIN"]
 
 #: Pseudo-inputs given to :class:`VampPrior` as data are moved into
 #: ``[PSEUDO_INPUT_MARGIN, 1 - PSEUDO_INPUT_MARGIN] * x_max`` before the inverse sigmoid (which is
