@@ -63,7 +63,7 @@ def log_mixture_normal_diag(z: Tensor, log_pi: Tensor, mu: Tensor, log_var: Tens
     Returns:
         $\log p(z)$, shape ``(...)``.
 
-    Book: *Learned priors*.
+    Book: *Learned priors* (to come), after *Is z meaningful? The latent space*.
     """
     w = torch.exp(-log_var)  # (K, d): 1 / sigma^2
     const = z.shape[-1] * LOG_2PI + log_var.sum(dim=-1) + (mu**2 * w).sum(dim=-1)  # (K,)
@@ -90,7 +90,7 @@ def sample_mixture_normal_diag(
     Returns:
         shape ``(n, d)``.
 
-    Book: *Learned priors*.
+    Book: *Learned priors* (to come), after *Is z meaningful? The latent space*.
     """
     k = torch.multinomial(torch.softmax(log_pi, dim=-1), n, replacement=True, generator=generator)  # (n,)
     return reparameterize(mu[k], log_var[k], generator=generator)  # (n, d)
@@ -119,7 +119,7 @@ class MixturePrior(nn.Module):
         >>> prior.log_prob(torch.zeros(5, 3, 2)).shape
         torch.Size([5, 3])
 
-    Book: *Learned priors*.
+    Book: *Learned priors* (to come), after *Is z meaningful? The latent space*.
     """
 
     def __init__(self, z_dim: int, num_components: int) -> None:
@@ -141,7 +141,11 @@ class MixturePrior(nn.Module):
         return log_mixture_normal_diag(z, self.log_pi, self.mu_p, self.log_var_p)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        r"""$n$ draws: a component $k \sim \pi$, then $z \sim \mathcal N(\mu_k, \operatorname{diag}\sigma_k^2)$; shape ``(n, z_dim)``."""
+        r"""$n$ draws: a component $k \sim \pi$, then $z \sim \mathcal N(\mu_k, \operatorname{diag}\sigma_k^2)$.
+
+        Returns:
+            shape ``(n, z_dim)``, differentiable in ``mu_p`` and ``log_var_p``.
+        """
         check_int("n", n)
         return sample_mixture_normal_diag(n, self.log_pi, self.mu_p, self.log_var_p, generator)
 
@@ -172,8 +176,9 @@ class VampPrior(nn.Module):
     $\operatorname{hardtanh}$ to $[0, 1]$ (later a sigmoid); a clipped pixel has zero gradient and
     never comes back, a sigmoid's gradient never vanishes. With ``x_max=None`` (real-valued data)
     $u = a$, unconstrained. They start at ``init`` if given (e.g. $K$ random training images,
-    the paper's data initialisation), else uniform on $(0, x_{\max})$ as in Tomczak's *Deep
-    Generative Modeling* code (standard normal when ``x_max`` is ``None``). The weights stay
+    the paper's data initialisation), else uniform on $(0.01, 0.99)\,x_{\max}$, as in Tomczak's
+    *Deep Generative Modeling* code (uniform on the levels' range; standard normal when ``x_max`` is
+    ``None``). The weights stay
     equal ($1/K$), as in the paper.
 
     There is no closed-form KL to a posterior: the VAE estimates it by Monte Carlo.
@@ -194,7 +199,7 @@ class VampPrior(nn.Module):
         >>> prior.pseudo_inputs.shape, prior.sample(3).shape
         (torch.Size([5, 4]), torch.Size([3, 2]))
 
-    Book: *Learned priors*.
+    Book: *Learned priors* (to come), after *Is z meaningful? The latent space*.
     """
 
     encoder: nn.Module  # set with object.__setattr__: not a submodule
@@ -220,17 +225,23 @@ class VampPrior(nn.Module):
         first = next(encoder.parameters(), None)
         dtype = first.dtype if first is not None else torch.get_default_dtype()
         shape = (num_pseudo_inputs, x_dim)
-        if init is None:
-            raw = torch.randn(shape, dtype=dtype) if x_max is None else torch.logit(torch.rand(shape, dtype=dtype), eps=1e-6)
-        else:
+        margin = PSEUDO_INPUT_MARGIN
+        if init is not None:
             check_tensor("init", init, min_dim=2)
             if init.shape != shape:
                 raise ValueError(f"init must have shape (num_pseudo_inputs, x_dim) = {shape}, got {tuple(init.shape)}")
             if x_max is not None and not bool(((init >= 0) & (init <= x_max)).all()):
-                raise ValueError(f"init must hold values in [0, x_max={x_max:g}], got [{init.min().item():g}, {init.max().item():g}]")
-            fraction = init.detach().to(dtype) / x_max if x_max is not None else None
-            margin = PSEUDO_INPUT_MARGIN
-            raw = init.detach().to(dtype).clone() if fraction is None else torch.logit(fraction.clamp(margin, 1 - margin))
+                low, high = init.min().item(), init.max().item()
+                raise ValueError(f"init must hold values in [0, x_max={x_max:g}], got values in [{low:g}, {high:g}]")
+            start = init.detach().to(dtype)
+        elif x_max is None:  # real-valued data: no scale to follow
+            start = torch.randn(shape, dtype=dtype)
+        else:  # uniform inside (0, x_max), as intro_dgm's rand * num_vals
+            start = x_max * (margin + (1 - 2 * margin) * torch.rand(shape, dtype=dtype))
+        if x_max is None:
+            raw = start.clone()
+        else:  # u = x_max * sigmoid(raw)
+            raw = torch.logit((start / x_max).clamp(margin, 1 - margin))
         self.pseudo_inputs_raw = nn.Parameter(raw)  # (K, x_dim)
         self.x_max = None if x_max is None else float(x_max)
         self.num_pseudo_inputs, self.x_dim = num_pseudo_inputs, x_dim
@@ -261,14 +272,14 @@ class VampPrior(nn.Module):
     def log_prob(self, z: Tensor) -> Tensor:
         r"""$\log p(z) = \operatorname{logsumexp}_k \log q(z|u_k) - \log K$: ``z`` ``(..., z_dim)`` → ``(...)``."""
         mu, log_var = self.components()  # (K, z_dim) each
-        log_pi = torch.full((self.num_pseudo_inputs,), -math.log(self.num_pseudo_inputs), dtype=mu.dtype, device=mu.device)
+        log_pi = mu.new_full((self.num_pseudo_inputs,), -math.log(self.num_pseudo_inputs))  # equal weights 1/K
         return log_mixture_normal_diag(z, log_pi, mu, log_var)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         r"""$n$ draws: a pseudo-input $k$ uniformly, then $z \sim q(z|u_k)$; shape ``(n, z_dim)``."""
         check_int("n", n)
         mu, log_var = self.components()  # (K, z_dim) each
-        log_pi = torch.zeros(self.num_pseudo_inputs, dtype=mu.dtype, device=mu.device)  # equal weights
+        log_pi = mu.new_zeros(self.num_pseudo_inputs)  # equal weights (normalised by the softmax)
         return sample_mixture_normal_diag(n, log_pi, mu, log_var, generator)
 
     def extra_repr(self) -> str:
