@@ -112,8 +112,9 @@ def toy_run(run: int) -> list[dict[str, object]]:
         fit_gan(gan, toy_train.x, epochs=TOY["epochs"], batch_size=TOY["batch_size"],
                 lr=TOY["lr"], seed=rs(seed))
         torch.manual_seed(rs(seed))
-        vae = VAE.from_config(VAEConfig(x_dim=2, z_dim=TOY["z_dim"], hidden=TOY["hidden"],
-                            likelihood="gaussian", decoder_dropout=0.0))
+        config = VAEConfig(x_dim=2, z_dim=TOY["z_dim"], hidden=TOY["hidden"],
+                           likelihood="gaussian", decoder_dropout=0.0)
+        vae = VAE.from_config(config)
         fit(vae, toy_train.x, toy_val.x, epochs=TOY["epochs"],
             batch_size=TOY["batch_size"], lr=TOY["lr"], optimizer="adam", patience=None,
             seed=rs(seed), progress=False)
