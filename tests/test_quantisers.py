@@ -172,6 +172,8 @@ def test_vq_vae_elbo_reading_kl_is_m_log_k(ema_decay: float | None) -> None:
     torch.testing.assert_close(model.elbo(x), recon - 3 * math.log(5))
     # the Monte Carlo KL, log q - log p = 0 - (-M log K), agrees: the mean log-weight is the ELBO
     torch.testing.assert_close(model.log_importance_weights(x, num_samples=3).mean(0), model.elbo(x))
+    assert [k for k in model.state_dict() if "codebook" in k] == ["encoder.quantiser.codebook"]  # shared, once
+    assert model.prior.quantiser is model.encoder.quantiser
     codes = model.prior.sample(7, generator=gen(9)).view(7, 3, 2)
     assert bool((codes[..., None, :] == model.encoder.quantiser.codebook).all(-1).any(-1).all())
     assert model.sample(7, generator=gen(9)).shape == (7, 6)
@@ -202,6 +204,8 @@ BAD = [
     ("code_dim float", lambda: VectorQuantiser(4, 2.0), TypeError, "code_dim"),
     ("ema_decay 1", lambda: VectorQuantiser(4, 2, ema_decay=1.0), ValueError, "ema_decay"),
     ("epsilon < 0", lambda: VectorQuantiser(4, 2, epsilon=-1.0), ValueError, "epsilon"),
+    ("epsilon str", lambda: VectorQuantiser(4, 2, epsilon="0.1"), ValueError, "epsilon"),
+    ("ema_decay nan", lambda: VectorQuantiser(4, 2, ema_decay=float("nan")), ValueError, "ema_decay"),
     ("commitment < 0", lambda: VectorQuantiser(4, 2, commitment_weight=-1.0), ValueError, "commitment_weight"),
     ("z_e dim", lambda: VectorQuantiser(4, 2)(torch.zeros(3, 5)), ValueError, "z_e"),
     ("z_e dtype", lambda: VectorQuantiser(4, 2)(torch.zeros(3, 2, dtype=F64)), ValueError, "z_e"),
@@ -211,6 +215,7 @@ BAD = [
     ("index float", lambda: code_perplexity(torch.zeros(3), 4), TypeError, "index"),
     ("index range", lambda: code_perplexity(torch.tensor([0, 4]), 4), ValueError, "index"),
     ("num_positions 0", lambda: UniformCodePrior(VectorQuantiser(4, 2), 0), ValueError, "num_positions"),
+    ("quantiser type", lambda: UniformCodePrior(torch.nn.Linear(2, 2), 3), TypeError, "quantiser"),
 ]
 
 

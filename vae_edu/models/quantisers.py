@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..utils import check_generator, check_int, check_positive_float, check_tensor
+from ..utils import check_generator, check_int, check_number, check_tensor
 
 __all__ = ["VectorQuantiser", "Quantised", "QuantisedPosterior", "QuantisedEncoder", "UniformCodePrior",
            "code_perplexity"]  # fmt: skip
@@ -71,14 +71,13 @@ class VectorQuantiser(nn.Module):
                  ema_decay: float | None = None, epsilon: float = 1e-5) -> None:  # fmt: skip
         super().__init__()
         self.num_codes, self.code_dim = check_int("num_codes", num_codes), check_int("code_dim", code_dim)
-        self.commitment_weight = float(commitment_weight)
-        if not self.commitment_weight >= 0:
-            raise ValueError(f"commitment_weight must be >= 0, got {commitment_weight!r}")
-        if ema_decay is not None and not 0 <= ema_decay < 1:
+        check_number("commitment_weight", commitment_weight, minimum=0)
+        check_number("epsilon", epsilon, minimum=0)
+        check_number("ema_decay", ema_decay, minimum=0, allow_none=True)
+        if ema_decay is not None and not ema_decay < 1:
             raise ValueError(f"ema_decay must be None or in [0, 1), got {ema_decay!r}")
-        if not epsilon >= 0:
-            raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
-        self.ema_decay, self.epsilon = ema_decay, float(epsilon)
+        self.commitment_weight, self.epsilon = float(commitment_weight), float(epsilon)
+        self.ema_decay = None if ema_decay is None else float(ema_decay)
         codebook = torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes)  # (K, D), as the paper's code
         if ema_decay is None:
             self.codebook = nn.Parameter(codebook)
@@ -236,7 +235,9 @@ class UniformCodePrior(nn.Module):
 
     $$\mathrm{KL}\big(q(k|x)\,\|\,p(k)\big) = \sum_{m=1}^M \big(\underbrace{\log 1}_{\log q} - \log\tfrac1K\big) = M\log K$$
 
-    It shares the quantiser (to sample codebook vectors).
+    It shares the encoder's quantiser (to sample codebook vectors) without owning it, as
+    :class:`~vae_edu.models.VampPrior` shares its encoder: the codebook appears once in
+    ``model.state_dict()``, under ``encoder.quantiser``.
 
     Args:
         quantiser: the encoder's :class:`VectorQuantiser`.
@@ -245,9 +246,17 @@ class UniformCodePrior(nn.Module):
     Book: *Discrete latents*.
     """
 
+    quantiser: VectorQuantiser  # set with object.__setattr__: not a submodule
+
     def __init__(self, quantiser: VectorQuantiser, num_positions: int) -> None:
         super().__init__()
-        self.quantiser, self.num_positions = quantiser, check_int("num_positions", num_positions)
+        if not isinstance(quantiser, VectorQuantiser):
+            raise TypeError(f"quantiser must be a VectorQuantiser, got {type(quantiser).__name__}")
+        object.__setattr__(self, "quantiser", quantiser)  # shared with the encoder, not a submodule
+        self.num_positions = check_int("num_positions", num_positions)
+
+    def extra_repr(self) -> str:
+        return f"num_positions={self.num_positions}, num_codes={self.quantiser.num_codes} (quantiser shared, not a submodule)"
 
     def log_prob(self, z: Tensor) -> Tensor:
         r"""$\log p = -M\log K$ for a grid of codebook vectors ``z`` ``(..., M * D)`` → ``(...)``
