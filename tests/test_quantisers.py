@@ -211,6 +211,7 @@ BAD = [
     ("z_e dtype", lambda: VectorQuantiser(4, 2)(torch.zeros(3, 2, dtype=F64)), ValueError, "z_e"),
     ("z_e nan", lambda: VectorQuantiser(4, 2)(torch.full((3, 2), float("nan"))), ValueError, "z_e"),
     ("ema_update no ema", lambda: VectorQuantiser(4, 2).ema_update(torch.zeros(1, 2), torch.zeros(1, dtype=torch.int64)), TypeError, "ema_decay"),
+    ("restart z_e dim", lambda: VectorQuantiser(4, 2).restart_dead_codes(torch.zeros(3, 5)), ValueError, "z_e"),
     ("restart generator", lambda: VectorQuantiser(4, 2).restart_dead_codes(torch.zeros(3, 2), 42), TypeError, "generator"),
     ("index float", lambda: code_perplexity(torch.zeros(3), 4), TypeError, "index"),
     ("index range", lambda: code_perplexity(torch.tensor([0, 4]), 4), ValueError, "index"),

@@ -78,7 +78,7 @@ class VectorQuantiser(nn.Module):
             raise ValueError(f"ema_decay must be None or in [0, 1), got {ema_decay!r}")
         self.commitment_weight, self.epsilon = float(commitment_weight), float(epsilon)
         self.ema_decay = None if ema_decay is None else float(ema_decay)
-        codebook = torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes)  # (K, D), as the paper's code
+        codebook = torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes)  # (K, D), small at the start
         if ema_decay is None:
             self.codebook = nn.Parameter(codebook)
         else:
@@ -92,12 +92,16 @@ class VectorQuantiser(nn.Module):
         dist = (flat**2).sum(-1, keepdim=True) - 2 * flat @ self.codebook.detach().T + (self.codebook.detach() ** 2).sum(-1)  # (N, K)
         return dist.argmin(dim=-1).view(z_e.shape[:-1])
 
-    def forward(self, z_e: Tensor) -> Quantised:
-        r"""Quantise encoder outputs $z_e$ ``(..., D)``; in training mode with EMA, then update the codebook."""
+    def check_z_e(self, z_e: Tensor) -> None:
+        """Check encoder outputs: a finite tensor ``(..., D)`` in the codebook's dtype (``ValueError`` naming ``z_e``)."""
         check_tensor("z_e", z_e, min_dim=1)
         if z_e.shape[-1] != self.code_dim or z_e.dtype != self.codebook.dtype:
             raise ValueError(f"z_e must have shape (..., code_dim={self.code_dim}) and dtype {self.codebook.dtype}, "
                              f"got {tuple(z_e.shape)} {z_e.dtype}")  # fmt: skip
+
+    def forward(self, z_e: Tensor) -> Quantised:
+        r"""Quantise encoder outputs $z_e$ ``(..., D)``; in training mode with EMA, then update the codebook."""
+        self.check_z_e(z_e)
         index = self.nearest(z_e)  # (...)
         e = self.codebook[index]  # (..., D), a copy: the codes before this step's EMA update
         if self.training and self.ema_decay is not None:
@@ -131,7 +135,7 @@ class VectorQuantiser(nn.Module):
         Returns:
             the mask of restarted codes, shape ``(K,)`` (bool).
         """
-        check_tensor("z_e", z_e, min_dim=1)
+        self.check_z_e(z_e)
         check_generator(generator)
         flat = z_e.detach().reshape(-1, self.code_dim)  # (N, D)
         dead = torch.bincount(self.nearest(flat), minlength=self.num_codes) == 0  # (K,)
