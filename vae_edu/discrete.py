@@ -269,8 +269,8 @@ def gumbel_softmax_grad(
 
     $$\widehat\nabla = \frac1K\sum_{k=1}^K \nabla_a f(y_k),\qquad y_k = \operatorname{softmax}\big((a + g_k)/\tau\big)$$
 
-    It is the exact gradient of $\mathbb E_g[f(y)]$, not of $\mathbb E_q[f(z)]$: biased for every
-    $\tau > 0$, its variance growing as $\tau\to 0$. With ``hard=True`` (straight-through, as in
+    It is the exact gradient of $\mathbb E_g[f(y)]$, not of $\mathbb E_q[f(z)]$: biased in general;
+    lowering $\tau$ trades bias for variance. With ``hard=True`` (straight-through, as in
     :func:`torch.nn.functional.gumbel_softmax`), $f$ sees the one-hot $z_k$ of :func:`straight_through`
     and the gradient flows through $y_k$.
 
