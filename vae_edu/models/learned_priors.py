@@ -49,10 +49,11 @@ def log_mixture_normal_diag(z: Tensor, log_pi: Tensor, mu: Tensor, log_var: Tens
     The squares are expanded into matrix products,
     $\sum_j (z_j-\mu_{kj})^2/\sigma_{kj}^2 = z^2\cdot w_k - 2\,z\cdot(\mu_k w_k) + \mu_k^2\cdot w_k$
     with $w_k = 1/\sigma_k^2$, so memory and time grow as (points × components), not
-    (points × components × $d$): about 6× faster than broadcasting for 4096 points, 500
-    components and $d = 16$. The price is a rounding error of about
-    $\epsilon\,\max_k\big(\lVert z\rVert^2+\lVert\mu_k\rVert^2\big)/\sigma_{\min}^2$ (1e-4 nats in float32
-    for codes of norm ~4 and $\sigma \ge 0.1$; exact to 1e-12 in float64).
+    (points × components × $d$): for 4096 points, 500 components and $d = 16$ it takes a sixth
+    of the time of broadcasting, about one decoder pass of the digits model. The three terms
+    cancel where $z$ is near $\mu_k$ and $\sigma_k$ is small, so they are summed in float64 (in
+    float32 the error reached 3e-4 nats for $\sigma \ge 0.1$ and 2e-3 for $\sigma \ge 0.03$); the
+    result is returned in ``z``'s dtype.
 
     Args:
         z: points, shape ``(..., d)``.
@@ -65,10 +66,12 @@ def log_mixture_normal_diag(z: Tensor, log_pi: Tensor, mu: Tensor, log_var: Tens
 
     Book: *Learned priors* (to come), after *Is z meaningful? The latent space*.
     """
+    dtype = z.dtype
+    z, log_pi, mu, log_var = (t.to(torch.float64) for t in (z, log_pi, mu, log_var))
     w = torch.exp(-log_var)  # (K, d): 1 / sigma^2
     const = z.shape[-1] * LOG_2PI + log_var.sum(dim=-1) + (mu**2 * w).sum(dim=-1)  # (K,)
     quad = (z**2) @ w.T - 2 * (z @ (mu * w).T) + const  # (..., K)
-    return torch.logsumexp(log_pi - 0.5 * quad, dim=-1)  # (...)
+    return torch.logsumexp(log_pi - 0.5 * quad, dim=-1).to(dtype)  # (...)
 
 
 def sample_mixture_normal_diag(
