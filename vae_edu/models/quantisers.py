@@ -199,11 +199,11 @@ class QuantisedPosterior(NamedTuple):
         return self.quantised.index
 
     def rsample(self, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
-        r"""$z_q$ repeated (there is no noise), shape ``(K, B, M * D)``; straight-through gradient."""
+        r"""$z_q$ repeated (there is no noise), shape ``(S, B, M * D)`` for $S$ = ``num_samples``; straight-through gradient."""
         return self.mean.expand(num_samples, *self.mean.shape)
 
     def rsample_with_log_prob(self, num_samples: int = 1, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        r"""$z_q$ ``(K, B, M * D)`` and $\log q(k^*|x) = 0$ ``(K, B)``."""
+        r"""$z_q$ ``(S, B, M * D)`` and $\log q(k^*|x) = 0$ ``(S, B)``."""
         z = self.rsample(num_samples)
         return z, z.new_zeros(z.shape[:-1])
 
