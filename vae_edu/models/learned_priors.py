@@ -14,7 +14,7 @@ Neither has a closed-form $\mathrm{KL}(q(z|x)\,\|\,p(z))$, so neither defines ``
 draws as the reconstruction term. What needs a closed-form KL per latent dimension
 (``model.kl_per_dim``, :func:`~vae_edu.collapse.rate_distortion`, ``fit(free_bits=...)``) does not
 work with these priors. A model built from these parts has no configuration, so
-:meth:`VAE.save <vae_edu.models.VAE.save>` refuses it: save ``model.state_dict()`` and rebuild the
+:meth:`~vae_edu.models.VAE.save` refuses it: save ``model.state_dict()`` and rebuild the
 parts.
 
 Book: *Learned priors* (the chapter to come) fills the holes measured in *Is z meaningful? The latent space*.
@@ -175,14 +175,14 @@ class VampPrior(nn.Module):
     **Pseudo-inputs.** They are images the encoder reads, so they live in the data's units. With
     ``x_max`` (16 for the digits' 17 levels, 1 for binary or $[0, 1]$ data) each is
     $u = x_{\max}\operatorname{sigmoid}(a)$ with a learned $a$ (``pseudo_inputs_raw``), so it
-    stays in $[0, x_{\max}]$ and remains an image one can plot. The paper clips with
-    $\operatorname{hardtanh}$ to $[0, 1]$ (later a sigmoid); a clipped pixel has zero gradient and
-    never comes back, a sigmoid's gradient never vanishes. With ``x_max=None`` (real-valued data)
-    $u = a$, unconstrained. They start at ``init`` if given (e.g. $K$ random training images,
-    the paper's data initialisation), else uniform on $(0.01, 0.99)\,x_{\max}$, as in Tomczak's
-    *Deep Generative Modeling* code (uniform on the levels' range; standard normal when ``x_max`` is
-    ``None``). The weights stay
-    equal ($1/K$), as in the paper.
+    stays in $[0, x_{\max}]$ and remains an image one can plot. The paper's code squashed with a
+    sigmoid at first, then clipped with $\operatorname{hardtanh}$ to $[0, 1]$, starting from
+    $\mathcal N(-0.05, 0.01^2)$; a clipped pixel has zero gradient, a sigmoid's gradient never
+    vanishes. With ``x_max=None`` (real-valued data) $u = a$, unconstrained. They start at
+    ``init`` if given (e.g. $K$ random training images, the paper's ``use_training_data_init``),
+    else uniform on $(0.01, 0.99)\,x_{\max}$, close to Tomczak's *Deep Generative Modeling* code
+    (uniform on the levels' range, unconstrained; standard normal here when ``x_max`` is
+    ``None``). The weights stay equal, $1/K$, as in the paper (that code learns them).
 
     There is no closed-form KL to a posterior: the VAE estimates it by Monte Carlo.
 
