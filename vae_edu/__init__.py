@@ -29,6 +29,7 @@ _SUBMODULES = (
     "conditional_linear",
     "data",
     "dirichlet",
+    "discrete",
     "disentanglement",
     "distributions",
     "estimators",

@@ -202,7 +202,7 @@ class DirichletEncoder(nn.Module):
         self.net = mlp(config.x_dim, config.hidden, config.num_hidden_layers, heads * config.num_topics, config.activation)
 
     def forward(self, x: Tensor) -> DirichletPosterior | DiagonalGaussian:
-        """$q(\theta\mid x)$ (or $q(z\mid x)$) for counts ``x`` ``(B, x_dim)``; parameters of shape ``(B, K)``."""
+        r"""$q(\theta\mid x)$ (or $q(z\mid x)$) for counts ``x`` ``(B, x_dim)``; parameters of shape ``(B, K)``."""
         out = self.net(torch.log1p(x))  # (B, heads * K)
         if self.config.latent == "dirichlet":
             return DirichletPosterior(nn.functional.softplus(out) + ALPHA_MIN)
