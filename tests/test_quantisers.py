@@ -224,3 +224,19 @@ BAD = [
 def test_bad_inputs(kind: str, call, error: type, name: str) -> None:
     with pytest.raises(error, match=name):
         call()
+
+
+@pytest.mark.parametrize("ema_decay", [None, 0.9])
+def test_fit_trains_the_codebook_through_the_penalty(ema_decay) -> None:
+    """VAE.loss adds the posterior's penalty to -ELBO, and fit minimises VAE.loss: the codebook moves
+    (by gradient, or by the EMA update) and the commitment loss enters the encoder's gradient."""
+    from vae_edu.train import fit
+
+    model = vq_vae(ema_decay, num_codes=8)
+    x = torch.randint(0, 2, (96, 6), generator=gen(11)).double()
+    terms = model.elbo_terms(x)
+    assert terms.penalty is not None
+    torch.testing.assert_close(model.loss(x), -terms.elbo() + terms.penalty)
+    before = model.encoder.quantiser.codebook.detach().clone()
+    fit(model, x[:64], x[64:], epochs=3, batch_size=16, lr=1e-2, progress=False, seed=0)
+    assert not torch.equal(model.encoder.quantiser.codebook, before)

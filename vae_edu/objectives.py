@@ -104,7 +104,8 @@ def training_loss(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     r"""The minibatch loss to minimise: $-\frac1B\sum_b \mathrm{ELBO}_\beta(x_b)$ (with free bits if
-    $\lambda > 0$: :func:`free_bits_kl`), or $-\frac1B\sum_b \mathcal L_k(x_b)$ for ``objective="iwae"``.
+    $\lambda > 0$: :func:`free_bits_kl`; plus the posterior's penalty, e.g. VQ-VAE's commitment loss,
+    through ``model.loss`` when it has one), or $-\frac1B\sum_b \mathcal L_k(x_b)$ for ``objective="iwae"``.
 
     Args:
         model: a :class:`~vae_edu.models.VariationalModel` (``elbo_terms`` for free bits).
@@ -126,7 +127,10 @@ def training_loss(
         terms = model.elbo_terms(*batch, num_samples=num_samples, generator=generator)
         if terms.kl_per_dim is None:
             raise TypeError("free_bits needs a closed-form KL per latent dimension, which this model has not")
-        return -terms.reconstruction.mean() + beta * free_bits_kl(terms.kl_per_dim, free_bits)
+        loss = -terms.reconstruction.mean() + beta * free_bits_kl(terms.kl_per_dim, free_bits)
+        return loss if getattr(terms, "penalty", None) is None else loss + terms.penalty.mean()
+    if hasattr(model, "loss"):  # -ELBO plus any penalty the posterior carries (VQ-VAE)
+        return model.loss(*batch, num_samples=num_samples, beta=beta, generator=generator).mean()
     return -model.elbo(*batch, num_samples=num_samples, beta=beta, generator=generator).mean()
 
 

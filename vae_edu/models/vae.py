@@ -48,11 +48,14 @@ class ELBOTerms:
             same draws.
         kl_per_dim: the closed-form KL of each latent dimension, shape ``(B, z_dim)``, or
             ``None`` when there is no closed form.
+        penalty: a training penalty the posterior carries, shape ``(B,)``, not part of the bound
+            (VQ-VAE's codebook and commitment losses), or ``None``; :meth:`VAE.loss` adds it.
     """
 
     reconstruction: Tensor
     kl: Tensor
     kl_per_dim: Tensor | None = None
+    penalty: Tensor | None = None
 
     def elbo(self, beta: float = 1.0) -> Tensor:
         r"""$\mathbb E_q[\log p(x|z)] - \beta\,\mathrm{KL}$, shape ``(B,)``."""
@@ -237,7 +240,7 @@ class VAE(nn.Module):
             z, log_q = q.rsample_with_log_prob(num_samples, generator)  # (K, B, z_dim), (K, B)
             kl = (log_q - self.prior.log_prob(z, *context)).mean(dim=0)
         reconstruction = self.decoder.log_prob(x, z, *context).mean(dim=0)  # (B,)
-        return ELBOTerms(reconstruction, kl, kl_per_dim)
+        return ELBOTerms(reconstruction, kl, kl_per_dim, getattr(q, "penalty", None))
 
     def elbo(
         self,
@@ -269,6 +272,24 @@ class VAE(nn.Module):
         """
         beta = check_beta(beta)
         return self.elbo_terms(x, *context, num_samples=num_samples, generator=generator).elbo(beta)
+
+    def loss(
+        self,
+        x: Tensor,
+        *context: Tensor,
+        num_samples: int = 1,
+        beta: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        r"""The training loss per example: $-\mathrm{ELBO}_\beta(x)$, plus the posterior's penalty if it
+        carries one (VQ-VAE's codebook and commitment losses), shape ``(B,)``.
+
+        Book: *Training a VAE on digits*.
+        """
+        beta = check_beta(beta)
+        terms = self.elbo_terms(x, *context, num_samples=num_samples, generator=generator)
+        loss = -terms.elbo(beta)
+        return loss if terms.penalty is None else loss + terms.penalty
 
     def forward(
         self,
