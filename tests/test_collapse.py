@@ -136,3 +136,13 @@ def test_bad_inputs_are_named(gen) -> None:
     for bad_threshold in (0.0, -0.1, float("nan"), "0.01", True):
         with pytest.raises(ValueError, match="threshold"):
             active_units(torch.zeros(3, 2), threshold=bad_threshold)  # type: ignore[arg-type]
+
+
+def test_rate_distortion_names_a_missing_closed_form() -> None:
+    from vae_edu.models import VAE, Decoder, IAFEncoder, StandardNormalPrior
+
+    config = VAEConfig(x_dim=X_DIM, z_dim=Z_DIM, hidden=16, num_levels=L)
+    model = VAE(IAFEncoder(config, num_steps=1, context_dim=4, made_hidden=(8,)), Decoder(config), StandardNormalPrior(Z_DIM))
+    x = torch.randint(0, L, (4, X_DIM)).float()
+    with pytest.raises(TypeError, match="closed-form KL per latent dimension"):
+        rate_distortion(model, x)

@@ -107,6 +107,11 @@ def rate_distortion(
         with torch.no_grad():
             for start in range(0, x.shape[0], batch_size):
                 terms = model.elbo_terms(x[start : start + batch_size], num_samples=num_samples, generator=generator)
+                if terms.kl_per_dim is None:
+                    raise TypeError(
+                        "rate_distortion needs a closed-form KL per latent dimension; this model's prior or "
+                        "posterior has none (its rate is elbo_terms(x).kl, a Monte Carlo estimate)"
+                    )
                 reconstruction.append(terms.reconstruction)  # (b,)
                 kl_per_dim.append(terms.kl_per_dim)  # (b, z_dim)
     finally:
