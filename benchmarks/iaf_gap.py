@@ -3,7 +3,7 @@
 Both models share the book's default ``VAEConfig`` (categorical decoder over 17 levels, two
 hidden layers of 256, decoder dropout 0.1) and ``fit``'s defaults (Adamax, early stopping on
 the 350 validation digits). The IAF-VAE's encoder adds ``--num-steps`` IAF steps
-(``IAFVAE`` defaults: context 64, one MADE hidden layer of 256, forget bias 2). On the 447 test
+(``IAFEncoder`` defaults: context 64, one MADE hidden layer of 256, forget bias 2). On the 447 test
 digits it reports, per model and seed,
 
 * the test −ELBO (nats per image; Monte Carlo with 100 samples of z per image; for the IAF-VAE
@@ -108,7 +108,7 @@ def main() -> None:
         "seeds": args.seeds,
         "num_samples": args.num_samples,
         "num_steps": args.num_steps,
-        "iaf": "IAFVAE(VAEConfig(z_dim=...), num_steps) with its default context_dim, made_hidden, forget_bias",
+        "iaf": "VAE(IAFEncoder(VAEConfig(z_dim=...), num_steps), Decoder, StandardNormalPrior) with the encoder's default context_dim, made_hidden, forget_bias",
         "results": results,
         "targets": TARGETS,
         "torch": torch.__version__,

@@ -22,15 +22,15 @@ def test_the_worse_nll_is_quoted_as_the_benchmark_measured_it() -> None:
     assert all(i > v for i, v in zip(result["iaf"]["nll"]["per_seed"], result["vae"]["nll"]["per_seed"]))
 
 
-def test_more_importance_samples_lowered_the_nll_by_about_a_tenth_of_a_nat() -> None:
+def test_more_importance_samples_lowered_the_nll_by_at_most_a_tenth_of_a_nat() -> None:
     k5000 = benchmark_result("iaf_gap.json")
     k1000 = benchmark_result("iaf_gap_zdims.json")
     assert k5000["num_samples"] == 5000 and k1000["num_samples"] == 1000
     for model in ("vae", "iaf"):  # seed 0, z_dim 16: the same model in both runs
         nll_5000 = k5000["results"]["z_dim=16"][model]["nll"]["per_seed"][0]
         nll_1000 = k1000["results"]["z_dim=16"][model]["nll"]["per_seed"][0]
-        assert round(nll_1000 - nll_5000, 1) == 0.1, (model, nll_1000, nll_5000)
-    assert "lowered these models' NLL by about 0.1 nats" in _markdown()
+        assert 0 <= nll_1000 - nll_5000 < 0.15, (model, nll_1000, nll_5000)
+    assert "lowered these models' NLL by at most about 0.1 nats" in _markdown()
 
 
 def test_the_k_5000_evaluation_takes_about_a_minute_of_cpu() -> None:
