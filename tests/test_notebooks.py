@@ -193,3 +193,30 @@ def test_the_jupyter_rendering_check_sees_a_backtick_directive_as_code() -> None
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("```{important}\n$x$ is **bold**\n```")])
     html, _ = nbconvert.HTMLExporter(template_name="classic").from_notebook_node(nb)
     assert _DIRECTIVE_IN_CODE.search(html)
+
+
+#: The widest code line a chapter may have: the rendered column shows about 80 characters.
+MAX_CODE_LINE = 88
+
+
+def long_code_lines(nb: dict) -> list[str]:
+    """``"cell N, line M: <n> characters"`` for every code line longer than :data:`MAX_CODE_LINE`."""
+    found = []
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    for number, cell in enumerate(code):
+        for line_number, line in enumerate("".join(cell["source"]).splitlines(), 1):
+            if len(line) > MAX_CODE_LINE:
+                found.append(f"code cell {number}, line {line_number}: {len(line)} characters")
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_fits_the_page(path: Path) -> None:
+    nb = json.loads(path.read_text())
+    assert not long_code_lines(nb), f"{path.name}: lines over {MAX_CODE_LINE} characters: {long_code_lines(nb)}"
+
+
+def test_the_line_check_sees_a_long_line() -> None:
+    cell = {"cell_type": "code", "source": ["x = 1\n", "y = " + "1 + " * 30 + "1\n"]}
+    assert long_code_lines({"cells": [cell]}) == ["code cell 0, line 2: 125 characters"]
+    assert not long_code_lines({"cells": [{"cell_type": "code", "source": ["x = 1"]}]})
