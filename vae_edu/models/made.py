@@ -86,6 +86,16 @@ def made_degrees(order: Sequence[int] | Tensor, hidden_sizes: Sequence[int]) -> 
 
 
 def check_hidden_sizes(hidden_sizes: object) -> list[int]:
+    """Check the widths of a MADE's (or an IAF step's) hidden layers: a sequence of ints >= 1.
+
+    Returns:
+        the widths as a list (empty: no hidden layer).
+
+    Raises:
+        TypeError, ValueError: naming ``hidden_sizes``.
+
+    Book: *Posterior collapse and the rate–distortion trade-off* and *Inverse autoregressive flow*.
+    """
     if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes, Sequence):
         raise TypeError(f"hidden_sizes must be a sequence of ints, got {type(hidden_sizes).__name__}")
     for size in hidden_sizes:
