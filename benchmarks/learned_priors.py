@@ -15,7 +15,13 @@ On the 447 test digits it reports, per model and seed: the test −ELBO and its 
 image; Monte Carlo with 100 draws of z per image; for the learned priors the KL is the Monte Carlo
 $\\log q(z|x) - \\log p(z)$), the NLL −log p(x) by importance sampling with k = ``--num-samples``
 (default 5000), and the gap −ELBO − NLL; and, against the standard prior of the same seed, the
-change in NLL (negative: better).
+change in NLL (negative: better). It also reports what the chapter measures in one run: the
+active units (:func:`~vae_edu.collapse.active_units` of the test means), chapter 07's holes
+$H_{0.1} = \Pr_{z\sim p}[q(z) < 0.1\,p(z)]$ with the model's own prior (5000 prior draws, $q(z)$
+from the 1000 training codes; :func:`~vae_edu.models.learned_priors.prior_hole_fraction`), the
+ELBO-surgery split of the training KL into $I_q(n; z)$ and $\mathrm{KL}(q(z)\,\|\,p(z))$ (10
+draws per training image; :func:`~vae_edu.models.learned_priors.prior_elbo_surgery`), and the
+book's digit classifier's mean confidence on 2000 decoded prior samples.
 
 Prints one line per model and seed and, as its LAST line, one JSON object with every figure.
 
@@ -37,9 +43,12 @@ import time
 import torch
 
 import vae_edu
+from vae_edu.collapse import active_units
 from vae_edu.data import load_digits_split
 from vae_edu.estimators import log_likelihood
 from vae_edu.models import VAE, MixturePrior, VAEConfig, VampPrior
+from vae_edu.models.learned_priors import prior_elbo_surgery, prior_hole_fraction
+from vae_edu.sample_quality import DigitClassifier, fit_digit_classifier, sample_quality
 from vae_edu.train import fit
 
 TARGETS = {"nll": 91.5}  # issue 17: the book's best digits model at <= 91.5 nats (mean of 3 seeds)
@@ -78,7 +87,28 @@ def evaluate_terms(model: VAE, x: torch.Tensor, num_samples: int, generator: tor
     return neg_elbo / x.shape[0], kl / x.shape[0]
 
 
-def run(kind: str, size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
+def latent_figures(model: VAE, train_x: torch.Tensor, test_x: torch.Tensor, classifier: DigitClassifier,
+                   generator: torch.Generator) -> dict[str, float]:
+    """Active units (test means), holes H_0.1 under the model's prior, the ELBO-surgery split of the
+    training KL, and the classifier's mean confidence on decoded prior samples."""
+    with torch.no_grad():
+        mu_test, _ = model.encoder(test_x)  # (447, z_dim)
+        mu_q, log_var_q = model.encoder(train_x)  # (1000, z_dim) each
+        z_prior = model.prior.sample(5000, generator=generator)  # (5000, z_dim)
+        holes, _ = prior_hole_fraction(model.prior, z_prior, mu_q, log_var_q, ratio=0.1)
+        eps = torch.randn((10, *mu_q.shape), generator=generator)  # (10, 1000, z_dim)
+        z = mu_q + torch.exp(0.5 * log_var_q) * eps
+        information, marginal = prior_elbo_surgery(model.prior, z, mu_q, log_var_q)  # (10, 1000) each
+        images = model.decoder.mean(z_prior[:2000])  # (2000, 64)
+    quality = sample_quality(classifier, images / 16)
+    return {
+        "active_units": float(active_units(mu_test)[1]), "holes": float(holes),
+        "information": float(information.mean()), "marginal_kl": float(marginal.mean()),
+        "sample_confidence": quality.mean_confidence,
+    }
+
+
+def run(kind: str, size: int, seed: int, args: argparse.Namespace, classifier: DigitClassifier) -> dict[str, float]:
     """Train one model and evaluate it; returns the figures of one seed."""
     data = load_digits_split()
     model = build(kind, size, data.train.x, args.vamp_init, seed)
@@ -91,8 +121,9 @@ def run(kind: str, size: int, seed: int, args: argparse.Namespace) -> dict[str, 
     wall, cpu = time.perf_counter(), time.process_time()
     nll = -log_likelihood(model, data.test.x, args.num_samples, generator=gen).mean().item()
     eval_wall, eval_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    latent = latent_figures(model, data.train.x, data.test.x, classifier, gen)
     return {
-        "neg_elbo": neg_elbo, "kl": kl, "nll": nll, "gap": neg_elbo - nll,
+        "neg_elbo": neg_elbo, "kl": kl, "nll": nll, "gap": neg_elbo - nll, **latent,
         "train_seconds": train_wall, "train_cpu_seconds": train_cpu,
         "eval_seconds": eval_wall, "eval_cpu_seconds": eval_cpu,
         "epochs": history.epochs,
@@ -115,14 +146,18 @@ def main() -> None:
     variants += [("vamp", int(k)) for k in args.pseudo_inputs.split(",") if k]
     name = {v: v[0] if v[0] == "standard" else f"{v[0]}_{v[1]}" for v in variants}
 
+    unit = load_digits_split("unit")
+    classifier = fit_digit_classifier(unit.train.x, unit.train.y, seed=0)
     runs: dict[str, list[dict[str, float]]] = {name[v]: [] for v in variants}
     for seed in range(args.seeds):
         for variant in variants:
-            r = run(*variant, seed, args)
+            r = run(*variant, seed, args, classifier)
             runs[name[variant]].append(r)
             print(
                 f"seed {seed} {name[variant]}: test -ELBO {r['neg_elbo']:.2f} (KL {r['kl']:.2f}), "
-                f"NLL(k={args.num_samples}) {r['nll']:.2f}, gap {r['gap']:.2f}; {r['epochs']} epochs, "
+                f"NLL(k={args.num_samples}) {r['nll']:.2f}, gap {r['gap']:.2f}; "
+                f"I {r['information']:.2f}, KL(q(z)||p) {r['marginal_kl']:.2f}, H_0.1 {r['holes']:.3f}, "
+                f"active {r['active_units']:.0f}, confidence {r['sample_confidence']:.3f}; {r['epochs']} epochs, "
                 f"train {r['train_seconds']:.1f} s ({r['train_cpu_seconds']:.1f} s CPU), "
                 f"eval {r['eval_seconds']:.1f} s ({r['eval_cpu_seconds']:.1f} s CPU)",
                 flush=True,
@@ -132,7 +167,8 @@ def main() -> None:
         entry: dict[str, object] = {f: _summary([r[f] for r in rs]) for f in rs[0] if f not in ("epochs", "prior_parameters")}
         entry |= {"epochs": [r["epochs"] for r in rs], "prior_parameters": rs[0]["prior_parameters"]}
         if key != "standard":
-            entry["nll_change_vs_standard"] = _summary([r["nll"] - s["nll"] for r, s in zip(rs, runs["standard"])])
+            for f in ("nll", "neg_elbo", "holes", "marginal_kl"):  # paired with the same seed's standard prior
+                entry[f"{f}_change_vs_standard"] = _summary([r[f] - s[f] for r, s in zip(rs, runs["standard"])])
         entry["meets_nll_target"] = statistics.fmean(r["nll"] for r in rs) <= TARGETS["nll"]
         results[key] = entry
     report = {

@@ -22,8 +22,11 @@ from vae_edu.models import (
     MixturePrior,
     VAEConfig,
     VampPrior,
+    StandardNormalPrior,
     log_mixture_normal_diag,
 )
+from vae_edu.latent import elbo_surgery, hole_fraction
+from vae_edu.models.learned_priors import prior_elbo_surgery, prior_hole_fraction
 from vae_edu.train import fit
 
 N_SE = 4.0
@@ -286,6 +289,69 @@ def test_no_closed_form_kl_per_dim() -> None:
         model.kl_per_dim(X_TINY)
 
 
+# ------------------------------------------ ELBO surgery and holes against any prior
+def codes(n: int = 40, z_dim: int = 3, seed: int = 7) -> tuple[Tensor, Tensor, Tensor]:
+    """Posterior parameters of n data points and 5 draws from each: (mu_q, log_var_q, z (5, n, d))."""
+    gen = torch.Generator().manual_seed(seed)
+    mu_q = torch.randn(n, z_dim, generator=gen, dtype=torch.float64)
+    log_var_q = -1.0 + 0.3 * torch.randn(n, z_dim, generator=gen, dtype=torch.float64)
+    z = mu_q + torch.exp(0.5 * log_var_q) * torch.randn(5, n, z_dim, generator=gen, dtype=torch.float64)
+    return mu_q, log_var_q, z
+
+
+def test_surgery_and_holes_with_the_standard_normal_are_chapter_07s() -> None:
+    mu_q, log_var_q, z = codes()
+    prior = StandardNormalPrior(3)
+    for got, expected in zip(prior_elbo_surgery(prior, z, mu_q, log_var_q), elbo_surgery(z, mu_q, log_var_q)):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    z_prior = torch.randn(3000, 3, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    log_var_q = log_var_q - 3.0  # narrow posteriors: q(z) has holes
+    for ratio in (0.1, 0.01):
+        got = prior_hole_fraction(prior, z_prior, mu_q, log_var_q, ratio)
+        assert got == hole_fraction(z_prior, mu_q, log_var_q, ratio)
+    assert 0.0 < got[0].item() < 1.0  # the check compares a non-trivial fraction
+
+
+def test_the_aggregate_posterior_as_prior_has_no_marginal_kl_and_no_holes() -> None:
+    """p(z) = q(z): a mixture with one component per data point (equal weights), or a VampPrior whose
+    pseudo-inputs are the data themselves. KL(q(z) || p(z)) vanishes at every z; the KL term is I."""
+    mu_q, log_var_q, z = codes()
+    mixture = MixturePrior(3, 40).double()
+    with torch.no_grad():
+        mixture.logits_p.zero_()
+        mixture.mu_p.copy_(mu_q)
+        mixture.log_var_p.copy_(log_var_q)
+    information, marginal = prior_elbo_surgery(mixture, z, mu_q, log_var_q)
+    torch.testing.assert_close(marginal, torch.zeros_like(marginal), rtol=0, atol=1e-10)
+    kl_integrand = log_normal_diag(z, mu_q, log_var_q) - mixture.log_prob(z)
+    torch.testing.assert_close(information, kl_integrand, rtol=0, atol=1e-10)
+    z_prior = mixture.sample(2000, generator=torch.Generator().manual_seed(9)).detach()
+    assert prior_hole_fraction(mixture, z_prior, mu_q, log_var_q, 0.999)[0].item() == 0.0
+
+    encoder = Encoder(TINY).double()
+    x = X_TINY.repeat(4, 1)[:10] + torch.rand(10, 4, dtype=torch.float64)  # 10 data points
+    vamp = VampPrior(encoder, 10, 4, init=x)  # x_max=None: the pseudo-inputs are the data, exactly
+    with torch.no_grad():
+        mu_x, log_var_x = encoder(x)
+        z_x = mu_x + torch.exp(0.5 * log_var_x) * torch.randn(3, 10, 2, dtype=torch.float64)
+        _, marginal = prior_elbo_surgery(vamp, z_x, mu_x, log_var_x)
+    torch.testing.assert_close(marginal, torch.zeros_like(marginal), rtol=0, atol=1e-10)
+
+
+def test_holes_fraction_counts_the_points_where_q_is_thin() -> None:
+    """A prior far wider than q(z): its draws outside q's bulk are holes; counted one by one."""
+    mu_q, log_var_q, _ = codes()
+    wide = MixturePrior(3, 1).double()
+    with torch.no_grad():
+        wide.log_var_p.fill_(math.log(25.0))  # N(mu, 25 I): mostly outside q(z)
+    z_prior = wide.sample(2000, generator=torch.Generator().manual_seed(10)).detach()
+    h, se = prior_hole_fraction(wide, z_prior, mu_q, log_var_q, 0.1)
+    log_q = torch.stack([log_normal_diag(z_prior, m, lv) for m, lv in zip(mu_q, log_var_q)]).logsumexp(0) - math.log(40)
+    brute = (log_q - wide.log_prob(z_prior) < math.log(0.1)).double().mean()
+    assert h.item() == brute.item() and 0.5 < h.item() < 1.0
+    torch.testing.assert_close(se, (brute * (1 - brute) / 1999).sqrt(), rtol=1e-10, atol=0)
+
+
 # ----------------------------------------------------------------------------------- bad inputs
 def _returns_a_tuple() -> nn.Module:
     class TupleEncoder(nn.Module):
@@ -316,6 +382,9 @@ BAD = [
     ("init int", lambda: VampPrior(Encoder(TINY), 2, 4, init=torch.zeros(2, 4, dtype=torch.int64)), TypeError),
     ("encoder returns a tuple", lambda: VampPrior(_returns_a_tuple(), 5, 4), TypeError),
     ("sample n 0", lambda: MixturePrior(2, 3).sample(0), ValueError),
+    ("holes ratio 0", lambda: prior_hole_fraction(MixturePrior(2, 3), torch.zeros(4, 2), torch.zeros(3, 2), torch.zeros(3, 2), 0.0), ValueError),
+    ("surgery z 2-D", lambda: prior_elbo_surgery(MixturePrior(2, 3), torch.zeros(4, 2), torch.zeros(4, 2), torch.zeros(4, 2)), ValueError),
+    ("surgery z shape", lambda: prior_elbo_surgery(MixturePrior(2, 3), torch.zeros(1, 4, 2), torch.zeros(3, 2), torch.zeros(3, 2)), ValueError),
 ]
 
 
