@@ -319,3 +319,20 @@ def test_dropout_is_on_only_inside_fit_and_fit_owns_its_randomness() -> None:
         results.append((history.train_loss, [p.clone() for p in m.parameters()]))
     assert results[0][0] == results[1][0]
     assert all(torch.equal(p, q) for p, q in zip(results[0][1], results[1][1]))
+
+
+def test_val_num_samples_makes_early_stopping_watch_the_iwae_bound() -> None:
+    model = _model()
+    history = _fit(model, epochs=4, val_num_samples=6)  # trains on the ELBO, validates on -L_6
+    with torch.no_grad():
+        again = -iwae_bound(model, VAL, 6, generator=torch.Generator().manual_seed(1)).mean().item()
+    assert again == pytest.approx(history.best_val_loss, rel=1e-6)
+    # the training itself is the ELBO's: the same steps as without the option
+    plain = _model()
+    _fit(plain, epochs=1, patience=None)
+    watched = _model()
+    _fit(watched, epochs=1, patience=None, val_num_samples=6)
+    for p, q in zip(plain.parameters(), watched.parameters()):
+        assert torch.equal(p, q)
+    with pytest.raises(ValueError, match=r"\bval_num_samples\b"):
+        _fit(_model(), val_num_samples=0)

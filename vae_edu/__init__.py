@@ -42,6 +42,7 @@ _SUBMODULES = (
     "models",
     "objectives",
     "plotting",
+    "proposals",
     "sample_quality",
     "targets",
     "train",

@@ -41,7 +41,8 @@ class History:
     Attributes:
         train_loss: the minimised objective per example, averaged over each epoch's minibatches, nats.
         val_loss: $-\mathrm{ELBO}$ per example on the validation data after each epoch ($\beta = 1$,
-            the same noise every epoch; $-\mathcal L_k$ for the IWAE objective). Early stopping watches it.
+            the same noise every epoch; $-\mathcal L_k$ for the IWAE objective, or with $k$ =
+            ``val_num_samples`` when that is set). Early stopping watches it.
         beta: the KL weight of each epoch.
         best_epoch: the (0-based) epoch with the lowest ``val_loss``; the model ends with its parameters.
         best_val_loss: ``val_loss[best_epoch]``.
@@ -77,6 +78,7 @@ def fit(
     patience: int | None = 20,
     objective: Objective = "elbo",
     num_samples: int = 1,
+    val_num_samples: int | None = None,
     beta: float = 1.0,
     warmup_epochs: int = 0,
     free_bits: float = 0.0,
@@ -111,6 +113,10 @@ def fit(
         patience: epochs without improvement before stopping; ``None``: never stop early.
         objective: ``"elbo"`` or ``"iwae"`` (then ``num_samples`` is $k$).
         num_samples: draws of $z$ per example per step.
+        val_num_samples: if set, early stopping watches the validation $-\mathcal L_k$ (IWAE
+            bound) with $k$ = ``val_num_samples`` instead of the training objective's validation
+            loss: one criterion for models whose ELBOs are computed differently (closed-form
+            against Monte Carlo KL). ``None``: the training objective's.
         beta, warmup_epochs, free_bits: $\beta$, the warm-up length, $\lambda$ (``"elbo"`` only).
         seed: seeds the shuffling and the noise; ``seed + 1`` seeds the validation noise.
         max_seconds: a wall-clock budget for this call, checked after each epoch.
@@ -136,6 +142,7 @@ def fit(
                                  ("warmup_epochs", warmup_epochs, 0), ("seed", seed, 0)):  # fmt: skip
         check_number(name, value, minimum=minimum, integer=True)
     check_number("patience", patience, minimum=1, integer=True, allow_none=True)
+    check_number("val_num_samples", val_num_samples, minimum=1, integer=True, allow_none=True)
     for name, value in (("lr", lr), ("beta", beta), ("free_bits", free_bits), ("max_seconds", max_seconds)):
         check_number(name, value, minimum=0, allow_none=name == "max_seconds")
     if optimizer not in OPTIMIZERS:
@@ -152,8 +159,10 @@ def fit(
         check_data(*val_batch, name="val")
 
     settings = {"batch_size": batch_size, "lr": float(lr), "optimizer": optimizer, "patience": patience,
-                "objective": objective, "num_samples": num_samples, "beta": float(beta), "warmup_epochs": warmup_epochs,
+                "objective": objective, "num_samples": num_samples, "val_num_samples": val_num_samples,
+                "beta": float(beta), "warmup_epochs": warmup_epochs,
                 "free_bits": float(free_bits), "seed": seed, "num_train": len(train_batch[0]), "num_val": len(val_batch[0])}  # fmt: skip
+    val_objective, val_k = (objective, num_samples) if val_num_samples is None else ("iwae", val_num_samples)
     gen = torch.Generator().manual_seed(seed)
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
     history, best_state, bad_epochs = History(), copy.deepcopy(model.state_dict()), 0
@@ -189,7 +198,7 @@ def fit(
                     opt.step()
                     total += loss.item() * len(index)
                 model.eval()
-                val_loss = validation_loss(model, val_batch, objective=objective, num_samples=num_samples,
+                val_loss = validation_loss(model, val_batch, objective=val_objective, num_samples=val_k,
                                            generator=torch.Generator().manual_seed(seed + 1))  # fmt: skip
                 history.train_loss.append(total / len(train_batch[0]))
                 history.val_loss.append(val_loss)

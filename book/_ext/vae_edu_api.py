@@ -225,8 +225,8 @@ PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "vae_edu.sample_quality", "vae_edu.conditional_linear", "vae_edu.models.cvae",
         "vae_edu.models.gan", "vae_edu.train_gan")),
     ("Richer posteriors and latents", "Flows, Dirichlet latents and discrete latents.", (
-        "vae_edu.targets", "vae_edu.models.iaf", "vae_edu.models.iaf_encoder", "vae_edu.dirichlet",
-        "vae_edu.models.dirichlet", "vae_edu.discrete", "vae_edu.models.quantisers")),
+        "vae_edu.targets", "vae_edu.models.iaf", "vae_edu.models.iaf_encoder", "vae_edu.proposals",
+        "vae_edu.dirichlet", "vae_edu.models.dirichlet", "vae_edu.discrete", "vae_edu.models.quantisers")),
     ("Learned priors", "Priors fitted with the model: a mixture of Gaussians and the VampPrior.", (
         "vae_edu.models.learned_priors",)),
 )

@@ -97,6 +97,37 @@ class IAFStep(nn.Module):
         sigma = torch.sigmoid(s)
         return sigma * z + (1.0 - sigma) * m, F.logsigmoid(s).sum(dim=-1)  # logsigmoid: stable
 
+    def inverse(self, z_t: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        r"""$z_{t-1}$ from $z_t$, by $d$ sequential passes of the MADE, and the forward log-determinant.
+
+        $$z_{t-1,i} = \frac{z_{t,i} - (1 - \sigma_{t,i})\,m_{t,i}}{\sigma_{t,i}}$$
+
+        where $m_{t,i}, \sigma_{t,i}$ depend only on the coordinates of $z_{t-1}$ before $i$ in the
+        order: pass $j$ solves for the $j$-th coordinate in the order from the ones before it, so
+        $d$ passes invert the step (the slow direction of an IAF; sampling needs none of it).
+
+        Args:
+            z_t: shape ``(..., z_dim)``.
+            context: $h$, as in :meth:`forward`.
+
+        Returns:
+            ``(z_prev, log_det)``: $z_{t-1}$ of shape ``(..., z_dim)`` and the log-determinant of
+            the forward step at $z_{t-1}$, $\sum_i \log\sigma_{t,i}$, shape ``(...)``; both NaN
+            where the inverse overflows the dtype (a $\sigma_{t,i}$ that underflows, far out).
+        """
+        z, s = z_t, z_t  # s is set by the first pass (z_dim >= 1)
+        overflow = torch.zeros(z_t.shape[:-1], dtype=torch.bool, device=z_t.device)  # (...)
+        for i in self.order.tolist():  # coordinate i is exact once those before it are
+            out = self.made(z, context)  # (..., z_dim, 2)
+            m, s = out[..., 0], out[..., 1] + self.forget_bias  # (..., z_dim) each
+            z_i = (z_t[..., i] - torch.sigmoid(-s[..., i]) * m[..., i]) / torch.sigmoid(s[..., i])  # 1 - sigmoid(s)
+            overflow = overflow | ~torch.isfinite(z_i)
+            z_i = torch.where(overflow, 0.0, z_i)  # a placeholder, so the next pass stays finite
+            z = torch.cat([z[..., :i], z_i.unsqueeze(-1), z[..., i + 1 :]], dim=-1)
+        log_det = F.logsigmoid(s).sum(dim=-1)
+        nan = torch.full((), math.nan, dtype=z.dtype, device=z.device)
+        return torch.where(overflow.unsqueeze(-1), nan, z), torch.where(overflow, nan, log_det)
+
 
 class IAFFlow(nn.Module):
     r"""$T$ IAF steps with the order reversed between steps: $z_T = f_T \circ \dots \circ f_1(z_0)$.
@@ -170,3 +201,33 @@ class IAFFlow(nn.Module):
             z, step_log_det = step(z, context)  # (..., z_dim), (...)
             log_det = log_det + step_log_det
         return z, log_det.expand(z.shape[:-1])
+
+    def inverse(self, z_T: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        r"""$z_0$ from $z_T$, the steps inverted in reverse ($d$ sequential passes each), and the
+        forward log-determinant $\sum_t \log|\det \partial z_t/\partial z_{t-1}|$ at $z_0$.
+
+        $$\log q(z_T) = \log q_0\big(f^{-1}(z_T)\big) - \sum_{t=1}^T \log\left|\det \frac{\partial z_t}{\partial z_{t-1}}\right|$$
+
+        Args:
+            z_T: shape ``(..., z_dim)``.
+            context: $h$, as in :meth:`forward`.
+
+        Returns:
+            ``(z_0, log_det)``: shapes ``(..., z_dim)`` and ``(...)``; ``self(z_0, context)``
+            gives back ``(z_T, log_det)`` (to rounding). Both are NaN where a step's inverse
+            overflows the dtype (see :meth:`IAFStep.inverse`).
+        """
+        check_tensor("z_T", z_T, min_dim=1)
+        if z_T.shape[-1] != self.z_dim:
+            raise ValueError(f"z_T must have last dimension z_dim={self.z_dim}, got shape {tuple(z_T.shape)}")
+        dtype = next(self.parameters()).dtype
+        if z_T.dtype != dtype:
+            raise TypeError(f"z_T has dtype {z_T.dtype} but the flow has dtype {dtype}")
+        z, log_det = z_T, torch.zeros((), dtype=z_T.dtype, device=z_T.device)
+        overflow = torch.zeros(z_T.shape[:-1], dtype=torch.bool, device=z_T.device)  # (...)
+        for step in reversed(self.steps):
+            z, step_log_det = step.inverse(torch.where(overflow.unsqueeze(-1), 0.0, z), context)
+            overflow = overflow | torch.isnan(step_log_det)  # (...)
+            log_det = log_det + step_log_det
+        nan = torch.full((), math.nan, dtype=z.dtype, device=z.device)
+        return torch.where(overflow.unsqueeze(-1), nan, z), torch.where(overflow, nan, log_det.expand(z.shape[:-1]))

@@ -13,6 +13,8 @@ Book: *Inverse autoregressive flow*.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 
 import torch
@@ -52,6 +54,22 @@ class IAFPosterior:
     def rsample(self, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
         r"""Draws $z_T \sim q(z_T|x)$, shape ``(K, B, z_dim)``."""
         return self.rsample_with_log_prob(num_samples, generator)[0]
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        r"""$\log q(z|x)$ at any $z$ ``(..., B, z_dim)`` → ``(..., B)``: the flow inverted
+        (:meth:`~vae_edu.models.iaf.IAFFlow.inverse`, $T\cdot d$ sequential MADE passes), then
+        $\log\mathcal N(z_0;\ \mu_q, \operatorname{diag}\sigma_q^2) - \sum_t\log|\det J_t|$.
+
+        The draws of :meth:`rsample_with_log_prob` carry their $\log q$ at no extra cost; this is
+        for points drawn elsewhere (e.g. by another proposal, :mod:`vae_edu.proposals`). Where
+        the inverse overflows the dtype (a gate $\sigma_{t,i}$ underflows: $z_0$ is of order
+        $1/\sigma_{t,i}$, so $\mathcal N(z_0)$ falls faster than $1/\sigma$ grows), $-\infty$.
+        """
+        z_0, log_det = self.flow.inverse(z, self.context)  # (..., B, z_dim), (..., B)
+        # NaN: the inverse overflowed, so far out that z_0 ~ 1 / sigma and q underflows to 0
+        overflow = torch.isnan(log_det)  # (..., B)
+        log_q = self.base.log_prob(torch.where(overflow.unsqueeze(-1), 0.0, z_0)) - log_det
+        return torch.where(overflow, -math.inf, log_q)
 
 
 class IAFEncoder(nn.Module):
