@@ -213,7 +213,8 @@ def chapter_map() -> dict[str, list[str]]:
 PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Foundations", "Setup, checks, densities, KLs, estimators and the exact linear-Gaussian playground.", (
         "vae_edu", "vae_edu.utils", "vae_edu.distributions", "vae_edu.kl", "vae_edu.estimators",
-        "vae_edu.marginal", "vae_edu.linear_gaussian", "vae_edu.gradients", "vae_edu.linear_vae")),
+        "vae_edu.ais", "vae_edu.marginal", "vae_edu.linear_gaussian", "vae_edu.gradients",
+        "vae_edu.linear_vae")),
     ("Models, data and training", "The networks, the data sets, and the loop that fits them.", (
         "vae_edu.models.config", "vae_edu.models.posteriors", "vae_edu.models.layers", "vae_edu.models.prior",
         "vae_edu.models.vae", "vae_edu.models.checks",
