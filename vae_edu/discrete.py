@@ -8,7 +8,7 @@ Maddison et al. 2017) or straight-through (:func:`gumbel_softmax_grad`).
 
 A function ``f`` maps codes ``z`` ``(K, ..., C)`` to values ``(K, ...)``, as in :mod:`vae_edu.gradients`.
 
-Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+Book: *Discrete latents*.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def sample_gumbel(shape: tuple[int, ...], *, dtype: torch.dtype = torch.float32,
     r"""Standard Gumbel noise of shape ``shape``: $g = -\log(-\log u)$, $u \sim \mathcal U(0, 1)$ (with $u \ge$
     the smallest positive float), so that $\arg\max_c (a_c + g_c) \sim \operatorname{Categorical}(\operatorname{softmax}(a))$.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
     check_generator(generator)
     u = torch.rand(shape, dtype=dtype, device=device, generator=generator)
@@ -62,7 +62,7 @@ def rsample_relaxed_one_hot(logits: Tensor, temperature: float, num_samples: int
     Returns:
         $y$ on the simplex, shape ``(K, ..., C)``.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
     _check_logits(logits)
     tau = check_positive_float("temperature", temperature)
@@ -85,7 +85,7 @@ def log_relaxed_one_hot(y: Tensor, logits: Tensor, temperature: float) -> Tensor
     Returns:
         the broadcast batch shape ``(...)``.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
     check_tensor("y", y, min_dim=1)
     _check_logits(logits)
@@ -111,7 +111,7 @@ def straight_through(y_soft: Tensor) -> Tensor:
     The forward value is exactly one-hot ($y - \operatorname{sg}(y) = 0$ in floating point).
     ``y_soft`` ``(..., C)`` → $z$ ``(..., C)``.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
     check_tensor("y_soft", y_soft, min_dim=1)
     hard = torch.nn.functional.one_hot(y_soft.argmax(dim=-1), y_soft.shape[-1]).to(y_soft.dtype)
@@ -132,7 +132,7 @@ def kl_categorical(logits_q: Tensor, logits_p: Tensor | None = None) -> Tensor:
     Returns:
         the broadcast batch shape ``(...)``.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
     _check_logits(logits_q, "logits_q")
     log_q = torch.log_softmax(logits_q, dim=-1)  # (..., C)
@@ -168,7 +168,7 @@ def enumerate_expectation(f: Function, logits_q: Tensor) -> Tensor:
     Returns:
         shape ``(...)``.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
     _check_logits(logits_q, "logits_q")
     f_codes = _all_codes(f, logits_q.shape[:-1], logits_q.shape[-1], logits_q)  # (C, ...)
@@ -190,7 +190,7 @@ def enumerate_elbo(log_p_x_given_z: Function, logits_q: Tensor, logits_p: Tensor
     Returns:
         shape ``(B,)``.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
     return enumerate_expectation(log_p_x_given_z, logits_q) - kl_categorical(logits_q, logits_p)
 
@@ -205,7 +205,7 @@ def enumerate_log_marginal(log_p_x_given_z: Function, logits_p: Tensor) -> Tenso
     Returns:
         shape ``(B,)``.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
     _check_logits(logits_p, "logits_p")
     log_p_x = _all_codes(log_p_x_given_z, logits_p.shape[:-1], logits_p.shape[-1], logits_p)  # (C, B)
@@ -217,7 +217,7 @@ def score_categorical(z: Tensor, logits: Tensor) -> Tensor:
 
     $$\log q(z) = \sum_c z_c \log\operatorname{softmax}(a)_c\quad\Longrightarrow\quad\nabla_a\log q(z) = z - \operatorname{softmax}(a)$$
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
     return z - torch.softmax(logits, dim=-1)
 
@@ -250,7 +250,7 @@ def score_function_grad_categorical(
     Returns:
         ``(estimate, stderr)``, each of shape ``(..., C)``.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
     g = _gumbel_for(f, logits, num_samples, generator)  # (K, ..., C)
     logits = logits.detach()
@@ -284,7 +284,7 @@ def gumbel_softmax_grad(
     Returns:
         ``(estimate, stderr)``, each of shape ``(..., C)``.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
     g = _gumbel_for(f, logits, num_samples, generator)  # (K, ..., C)
     tau = check_positive_float("temperature", temperature)

@@ -227,7 +227,8 @@ PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "vae_edu.models.gan", "vae_edu.train_gan")),
     ("Richer posteriors and latents", "Flows, Dirichlet latents and discrete latents.", (
         "vae_edu.targets", "vae_edu.models.iaf", "vae_edu.models.iaf_encoder", "vae_edu.proposals",
-        "vae_edu.dirichlet", "vae_edu.models.dirichlet", "vae_edu.discrete", "vae_edu.models.quantisers")),
+        "vae_edu.dirichlet", "vae_edu.models.dirichlet", "vae_edu.discrete", "vae_edu.models.quantisers",
+        "vae_edu.models.code_prior")),
     ("Learned priors", "Priors fitted with the model: a mixture of Gaussians and the VampPrior.", (
         "vae_edu.models.learned_priors",)),
 )

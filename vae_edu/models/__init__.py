@@ -22,6 +22,7 @@ from .cvae import CVAE, ConditionalDecoder, ConditionalEncoder, LabelPrior
 from .dirichlet import DirichletEncoder, DirichletPosterior, DirichletPrior, DirichletVAE, DirichletVAEConfig, TopicDecoder
 from .gan import GAN, Discriminator, GANConfig, Generator
 from .autoregressive import AutoregressiveDecoder
+from .code_prior import AutoregressiveCodePrior, fit_code_prior
 from .iaf import IAFFlow, IAFStep
 from .iaf_encoder import IAFEncoder, IAFPosterior
 from .layers import Decoder, Encoder, mlp
@@ -76,4 +77,6 @@ __all__ = [
     "QuantisedEncoder",
     "UniformCodePrior",
     "code_perplexity",
+    "AutoregressiveCodePrior",
+    "fit_code_prior",
 ]

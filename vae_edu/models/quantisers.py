@@ -10,7 +10,7 @@ so ``VAE(QuantisedEncoder(...), decoder, UniformCodePrior(...))`` computes
 $\mathrm{ELBO} = \log p(x|z_q) - M\log K$ itself. The quantiser's two training terms are not in the
 bound: the posterior carries them as ``penalty`` (see :class:`QuantisedPosterior`).
 
-Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+Book: *Discrete latents*.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class VectorQuantiser(nn.Module):
         ema_decay: $\gamma \in [0, 1)$, or ``None`` for a codebook trained by gradient.
         epsilon: $\epsilon \ge 0$, the Laplace smoothing of the EMA counts.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
 
     cluster_size: Tensor
@@ -165,7 +165,7 @@ def code_perplexity(index: Tensor, num_codes: int) -> Tensor:
     Returns:
         a scalar (float64).
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
     if not isinstance(index, Tensor) or index.dtype != torch.int64 or index.numel() == 0:
         raise TypeError("index must be a non-empty int64 tensor of codes")
@@ -217,7 +217,7 @@ class QuantisedEncoder(nn.Module):
         quantiser: a :class:`VectorQuantiser` ($K$ codes of dimension $D$).
         num_positions: $M$.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
 
     def __init__(self, net: nn.Module, quantiser: VectorQuantiser, num_positions: int) -> None:
@@ -247,7 +247,7 @@ class UniformCodePrior(nn.Module):
         quantiser: the encoder's :class:`VectorQuantiser`.
         num_positions: $M$.
 
-    Book: *Discrete latents* (to come), after *The Dirichlet VAE*.
+    Book: *Discrete latents*.
     """
 
     quantiser: VectorQuantiser  # set with object.__setattr__: not a submodule
