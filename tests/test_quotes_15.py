@@ -62,7 +62,7 @@ def sample_phrases(runs: list[dict]) -> list[str]:
     confidence = [c[0] for r in runs for c in r["confidence"].values()]
     near = {name: [r["nearest_real"][name][0] for r in runs] for name in ("uniform", "autoregressive", "gaussian")}
     return [
-        f"between {span(confidence, 2)} for all three in every run",
+        f"confidence does not separate the three: {span(confidence, 3)} for all three in every run",
         f"{span(near['uniform'], 2)} for the uniform prior",
         f"{span(near['autoregressive'], 2)} for the MADE prior",
         f"{span(near['gaussian'], 2)} for the Gaussian VAE",
