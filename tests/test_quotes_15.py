@@ -99,3 +99,12 @@ def test_the_sample_judgements_are_quoted_as_the_benchmark_measured_them() -> No
         (u, u_se), (a, a_se) = r["nearest_real"]["uniform"], r["nearest_real"]["autoregressive"]
         assert u - a > 4 * (u_se**2 + a_se**2) ** 0.5  # the MADE prior's samples are nearer
         assert a < r["nearest_real"]["gaussian"][0]  # "nearer, in each of the three runs"
+
+
+def test_the_gaussian_vae_figures_are_those_of_the_digits_benchmark() -> None:
+    figures = benchmark_result("digits_seed_spread.json")["figures"]
+    text = chapter_text(CHAPTER)
+    assert f"its NLL averages {figures['nll']['mean']:.1f} nats" in text
+    assert f"(a KL of {figures['kl_prior']['mean']:.1f} nats on average in the same benchmark)" in text
+    # "pays only for the information its posterior carries": far less than the codes' -log p(k*)
+    assert all(figures["kl_prior"]["mean"] < r["code_prior"]["neg_log_p_k"] - 10 for r in _runs())
