@@ -16,6 +16,7 @@ from vae_edu.distributions import log_normal_diag, reparameterize
 from vae_edu.estimators import mc_mean
 from vae_edu.gradients import (
     GradientEstimate,
+    gradient_snr,
     pathwise_grad,
     score_bernoulli,
     score_function_estimate,
@@ -438,3 +439,103 @@ def test_score_bernoulli_bad_inputs(arg, kind, make, error) -> None:
     kwargs[arg] = make()
     with pytest.raises(error, match=rf"\b{arg}\b"):
         score_bernoulli(**kwargs)
+
+
+# ------------------------------------------------------------------------------ gradient SNR
+def test_gradient_snr_matches_its_closed_form() -> None:
+    """L = theta . (m + s * eps), eps ~ N(0, I): the gradient is m + s * eps, its SNR |m| / s."""
+    m = torch.tensor([2.0, -0.5, 0.0, 1.0], dtype=F64)
+    s = torch.tensor([1.0, 2.0, 1.0, 0.25], dtype=F64)
+    theta = torch.zeros(4, dtype=F64, requires_grad=True)
+    weight = torch.ones(2, 3, dtype=F64, requires_grad=True)  # a second tensor: (2, 3), gradient 3 + eps
+    gen = torch.Generator().manual_seed(0)
+
+    def estimate() -> torch.Tensor:
+        eps = torch.randn(4, generator=gen, dtype=F64)
+        eps2 = torch.randn(2, 3, generator=gen, dtype=F64)
+        return (theta * (m + s * eps)).sum() + (weight * (3.0 + eps2)).sum()
+
+    num = 20_000
+    result = gradient_snr(estimate, [theta, weight], num_repeats=num)
+    assert result.snr.shape == result.mean.shape == result.std.shape == (10,)
+    exact_mean = torch.cat([m, torch.full((6,), 3.0, dtype=F64)])
+    exact_std = torch.cat([s, torch.ones(6, dtype=F64)])
+    # the mean within 4 standard errors, the sd within 4 of its standard errors (about sd / sqrt(2R))
+    assert bool(((result.mean - exact_mean).abs() <= 4 * exact_std / math.sqrt(num)).all()), result.mean
+    assert bool(((result.std - exact_std).abs() <= 4 * exact_std / math.sqrt(2 * num)).all()), result.std
+    exact_snr = exact_mean.abs() / exact_std
+    torch.testing.assert_close(result.snr, exact_snr, atol=0.03, rtol=0.02)
+    # where the signal is 0 the estimate is the noise floor, |N(0, 1)| / sqrt(R)
+    assert result.snr[2] < 4 / math.sqrt(num)
+    assert result.num_repeats == num
+    # pooled: sqrt(mean m^2 / mean s^2) over a group of elements
+    pooled_exact = math.sqrt(float((m**2).mean() / (s**2).mean()))
+    assert abs(result.pooled(slice(0, 4)) - pooled_exact) < 0.03 * pooled_exact
+    assert abs(result.pooled() - math.sqrt(float((exact_mean**2).mean() / (exact_std**2).mean()))) < 0.05
+
+
+def test_pooled_snr_removes_the_noise_floor() -> None:
+    """Zero-mean gradients: |mean| / sd sits near sqrt(2 / (pi R)), the pooled SNR near 0."""
+    theta = torch.zeros(500, requires_grad=True)
+    gen = torch.Generator().manual_seed(2)
+    num = 50
+    result = gradient_snr(lambda: (theta * torch.randn(500, generator=gen)).sum(), [theta], num_repeats=num)
+    floor = math.sqrt(2 / (math.pi * num))
+    assert abs(float(result.snr.mean()) - floor) < 0.2 * floor  # the per-element estimate's floor
+    assert result.pooled() < 0.6 * floor  # the signal power's estimate is unbiased for 0: only noise remains
+
+
+def test_gradient_snr_grows_like_root_n_for_a_mean_of_n_draws() -> None:
+    """Averaging n independent draws divides the sd by sqrt(n): the SNR of an n-sample mean is
+    sqrt(n) times that of one draw (the scaling Rainforth et al. state for the decoder of the IWAE)."""
+    theta = torch.zeros(3, requires_grad=True)
+    gen = torch.Generator().manual_seed(1)
+    snr = {}
+    for n in (1, 16):
+        def estimate(n: int = n) -> torch.Tensor:
+            eps = torch.randn(n, 3, generator=gen).mean(0)  # (3,)
+            return (theta * (0.5 + eps)).sum()
+
+        snr[n] = gradient_snr(estimate, [theta], num_repeats=4000).snr
+    ratio = snr[16] / snr[1]
+    assert bool(((ratio - 4.0).abs() < 0.4).all()), ratio
+
+
+def test_gradient_snr_of_the_iwae_bound_leaves_the_model_unchanged() -> None:
+    from vae_edu.estimators import iwae_bound  # noqa: PLC0415
+    from vae_edu.models import VAE, VAEConfig  # noqa: PLC0415
+
+    model = VAE.from_config(VAEConfig(x_dim=4, z_dim=2, hidden=8, num_levels=3))
+    x = torch.tensor([[0.0, 1.0, 2.0, 1.0], [2.0, 2.0, 0.0, 1.0]])
+    before = [p.detach().clone() for p in model.parameters()]
+    gen = torch.Generator().manual_seed(0)
+    params = list(model.encoder.parameters())
+    result = gradient_snr(lambda: iwae_bound(model, x, 5, gen).mean(), params, num_repeats=8)
+    assert result.snr.shape == (sum(p.numel() for p in params),)
+    assert bool((result.std > 0).all()) and bool(torch.isfinite(result.snr).all())
+    assert all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "name"),
+    [
+        ({"estimate": 3.0}, TypeError, "estimate"),
+        ({"params": []}, ValueError, "params"),
+        ({"params": [torch.zeros(2)]}, ValueError, "params"),  # does not require grad
+        ({"params": [1.0]}, ValueError, "params"),
+        ({"num_repeats": 1}, ValueError, "num_repeats"),
+        ({"num_repeats": 2.0}, TypeError, "num_repeats"),
+        ({"num_repeats": True}, TypeError, "num_repeats"),
+        ({"estimate": lambda: torch.zeros(())}, ValueError, "estimate"),  # not differentiable
+        ({"estimate": lambda: _THETA * 1.0}, ValueError, "estimate"),  # not a scalar
+        ({"estimate": lambda: (_THETA * float("nan")).sum()}, ValueError, "estimate"),
+    ],
+)
+def test_gradient_snr_bad_inputs(kwargs, error, name) -> None:
+    good = {"estimate": lambda: (_THETA * torch.randn(2)).sum(), "params": [_THETA], "num_repeats": 4}
+    with pytest.raises(error, match=rf"\b{name}\b"):
+        gradient_snr(**(good | kwargs))
+
+
+_THETA = torch.ones(2, requires_grad=True)
