@@ -51,13 +51,17 @@ def _summary(values: list[float]) -> dict[str, object]:
     return {"mean": round(statistics.fmean(values), 4), "std": round(std, 4), "per_seed": [round(v, 4) for v in values]}
 
 
-def run(seed: int, num_samples: int) -> dict[str, object]:
-    """Train the chapter's model with one seed and evaluate it on the test digits."""
+def run(seed: int, num_samples: int, decoder_dropout: float | None = None) -> dict[str, object]:
+    """Train the chapter's model with one seed and evaluate it on the test digits.
+
+    ``decoder_dropout`` overrides ``VAEConfig``'s (0.1) when given (``benchmarks/dropout_ablation.py``).
+    """
     vae_edu.setup(seed=seed)
     data = load_digits_split("levels")
     x_train, x_val, x_test = data.train.x, data.val.x, data.test.x
     torch.manual_seed(seed)  # the initial weights
-    model = VAE.from_config(VAEConfig())
+    config = VAEConfig() if decoder_dropout is None else VAEConfig(decoder_dropout=decoder_dropout)
+    model = VAE.from_config(config)
     cpu = time.process_time()
     history = fit(model, x_train, x_val, seed=seed, progress=False)
     train_cpu = time.process_time() - cpu
