@@ -13,7 +13,19 @@ model,
 * style transfer: the share of the 4470 transferred test digits labelled as their new
   label, the largest within-class correlation of their ink with the source's (over the
   ten target labels), and the share of the missed transfers seen as the source's digit,
-  in units of 1/9 (misses spread evenly over the nine other digits).
+  in units of 1/9 (misses spread evenly over the nine other digits);
+* why the CVAE disobeys the label: two hypotheses, tested by where $z$ comes from. The
+  samples decode ``N_PER_CLASS`` codes per requested digit with the requested label, and
+  the codes are drawn (i) from the prior, split into those in a hole of the aggregate
+  posterior $q(z) = \frac1N\sum_n q(z|x_n, y_n)$ of the 1000 training digits
+  (``in_hole``, $q(z) < 0.1\,p(z)$) and those outside; (ii) from that pooled aggregate
+  posterior (a training digit of any class, then $z \sim q(z|x_n, y_n)$): codes the
+  decoder was trained on, carrying whatever class information $z$ holds about a random
+  digit; (iii) from the requested class's aggregate posterior (a training digit of that
+  class): codes the decoder was trained on, whose class agrees with the label. "Label
+  information leaks into z" predicts (ii) far below (iii) and misses of (ii) seen as the
+  source digit; "prior holes" predicts (ii) close to (iii), both above (i), and the
+  prior's misses concentrated in holes.
 
 Prints one line per run and, as its LAST line, one JSON object with every figure.
 
@@ -36,6 +48,8 @@ import torch
 
 import vae_edu
 from vae_edu.data import load_digits_split
+from vae_edu.distributions import reparameterize
+from vae_edu.latent import in_hole
 from vae_edu.models import VAEConfig
 from vae_edu.models.cvae import CVAE
 from vae_edu.sample_quality import fit_digit_classifier
@@ -110,6 +124,50 @@ def one_run() -> dict[str, float]:
             missed = (predicted != y_to) & (y_from != y_to)
             as_source = (predicted[missed] == y_from[missed]).double().mean().item()
             out[f"d{z_dim}_missed_as_source_over_chance"] = as_source * 9
+
+        for z_dim, model in models.items():
+            out.update(hypotheses(model, z_dim, train, requested, classifier))
+    return out
+
+
+def hypotheses(model: CVAE, z_dim: int, train, requested: torch.Tensor,
+               classifier) -> dict[str, float]:
+    """Obedience (share recognised as requested) of expected images by where z comes from."""
+    def obeyed(z: torch.Tensor) -> torch.Tensor:
+        images = model.decoder.mean(z, requested)  # (2000, 64)
+        return classifier.predict(images / 16)
+
+    out = {}
+    mu_q, log_var_q = model.encode(train.x, train.y)  # (1000, z_dim) each
+    gen = torch.Generator().manual_seed(vae_edu.run_seed(3))  # the chapter's prior draws
+    z_prior = model.prior.sample(requested, gen)  # (2000, z_dim)
+    hit_prior = (obeyed(z_prior) == requested).double()
+    hole = in_hole(z_prior, mu_q, log_var_q, ratio=0.1)  # (2000,)
+    out[f"d{z_dim}_prior"] = hit_prior.mean().item()
+    out[f"d{z_dim}_prior_hole_fraction"] = hole.double().mean().item()
+    # counts, not a share: a run's prior samples may miss every hole (d = 2)
+    out[f"d{z_dim}_prior_in_hole_count"] = hole.sum().item()
+    out[f"d{z_dim}_prior_in_hole_obeyed"] = hit_prior[hole].sum().item()
+    out[f"d{z_dim}_prior_outside_holes"] = hit_prior[~hole].mean().item()
+
+    gen = torch.Generator().manual_seed(vae_edu.run_seed(8))
+    source = torch.randint(0, len(train.y), requested.shape, generator=gen)  # (2000,)
+    z_pooled = reparameterize(mu_q[source], log_var_q[source], generator=gen)
+    predicted = obeyed(z_pooled)
+    out[f"d{z_dim}_pooled_posterior"] = (predicted == requested).double().mean().item()
+    y_source = train.y[source]
+    missed = (predicted != requested) & (y_source != requested)
+    as_source = (predicted[missed] == y_source[missed]).double()
+    out[f"d{z_dim}_pooled_missed"] = missed.sum().item()
+    out[f"d{z_dim}_pooled_missed_as_source_over_chance"] = (
+        9 * as_source.mean().item() if len(as_source) else 0.0)
+
+    members = [(train.y == c).nonzero()[:, 0] for c in range(10)]
+    pick = torch.randint(0, 10**6, requested.shape, generator=gen)
+    same = torch.stack([members[c][p % len(members[c])]
+                        for c, p in zip(requested.tolist(), pick.tolist())])
+    z_class = reparameterize(mu_q[same], log_var_q[same], generator=gen)
+    out[f"d{z_dim}_class_posterior"] = (obeyed(z_class) == requested).double().mean().item()
     return out
 
 
@@ -124,7 +182,7 @@ def main() -> None:
         cpu = time.process_time()
         r = one_run()
         runs.append(r)
-        print(f"run {run}: " + ", ".join(f"{k} {v:.3f}" for k, v in r.items())
+        print(f"run {run}: " + ", ".join(f"{k} {v:.4f}" for k, v in r.items())
               + f" ({time.process_time() - cpu:.0f} s CPU)", flush=True)
     os.environ.pop("VAE_EDU_SEED")
     report = {

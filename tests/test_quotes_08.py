@@ -105,3 +105,49 @@ def test_what_the_chapter_asserts_in_every_run_held_in_every_benchmark_run(
     assert res["d16_expected_worst"]["max"] < 0.9
     assert min(res["d2_transfer"]["min"], res["d16_transfer"]["min"]) > 0.8
     assert res["d2_ink_correlation_max_abs"]["max"] < 0.25
+
+
+def test_the_chapter_quotes_the_leak_or_holes_test(run: dict) -> None:
+    res, n = run["results"], run["runs"]
+    prior, pooled = res["d16_prior"], res["d16_pooled_posterior"]
+    klass, outside = res["d16_class_posterior"], res["d16_prior_outside_holes"]
+    ratio = res["d16_pooled_missed_as_source_over_chance"]
+    # the prior's codes are the chapter's samples: the same figures as d16_expected_overall
+    assert prior["per_run"] == res["d16_expected_overall"]["per_run"]
+    # what the chapter's cell asserts held in every run of the benchmark
+    for p, q, c, o in zip(prior["per_run"], pooled["per_run"], klass["per_run"],
+                          outside["per_run"]):
+        se = ((c * (1 - c) + q * (1 - q)) / 2000) ** 0.5
+        assert c - q > 4 * se  # the class's codes obey, a random digit's do not
+        assert q - p < 0.5 * (c - p)  # out of the holes: less than half the gap closed
+        assert c - o > 0.05  # outside the holes, still less than the class's codes
+    assert res["d16_prior_hole_fraction"]["max"] < 0.15  # "holes are rare"
+    assert ratio["max"] < 4.5  # "seldom wins outright": below half of the misses
+    text = _cells("markdown")
+    quotes = [
+        f"over the {n} runs of the benchmark, the pooled codes' expected images were "
+        f"recognised as requested in {_range(pooled)}, the prior's in {_range(prior)}.",
+        f"were recognised in {_range(klass)}.",
+        f"{_range(res['d16_prior_hole_fraction'])} of the prior samples fall in one",
+        f"obey about as often as all of them ({_range(outside)})",
+        f"{ratio['min']:.1f} to {ratio['max']:.1f} times the even spread",
+        f"they hold only {_hole_misses(res)} of the prior's misses",
+        f"its pooled codes were recognised in {_range(res['d2_pooled_posterior'])}, its "
+        f"prior samples in {_range(res['d2_prior'])}, and codes of the requested digit in "
+        f"{_range(res['d2_class_posterior'])}.",
+    ]
+    for quote in quotes:
+        assert quote in text, f"chapter 08 should quote {quote!r}"
+    code = _cells("code")
+    comment = (f"(d = 16: prior # {_range(prior)}, pooled {_range(pooled)}, the class's "
+               f"{_range(klass)}):")
+    assert comment in code, f"chapter 08's asserts should cite {comment!r}"
+
+
+def _hole_misses(res: dict) -> str:
+    """The share of the d = 16 prior samples' misses that fell in holes, over the runs."""
+    shares = [(count - obeyed) / (2000 * (1 - prior)) for count, obeyed, prior in zip(
+        res["d16_prior_in_hole_count"]["per_run"], res["d16_prior_in_hole_obeyed"]["per_run"],
+        res["d16_prior"]["per_run"])]
+    assert max(shares) < 0.25  # "only"
+    return f"{100 * min(shares):.0f} % to {100 * max(shares):.0f} %"
