@@ -336,3 +336,23 @@ def test_val_num_samples_makes_early_stopping_watch_the_iwae_bound() -> None:
         assert torch.equal(p, q)
     with pytest.raises(ValueError, match=r"\bval_num_samples\b"):
         _fit(_model(), val_num_samples=0)
+
+
+@pytest.mark.parametrize("validate_args", [True, False])
+def test_fit_gives_back_the_model_checks_and_eval_mode_even_on_error(validate_args: bool) -> None:
+    seen: list[bool] = []
+
+    class Spy(VAE):
+        def elbo(self, *args, **kwargs):
+            seen.append(self.validate_args)  # fit checks the data once, then switches the checks off
+            return super().elbo(*args, **kwargs)
+
+    torch.manual_seed(0)
+    model = Spy.from_config(VAEConfig(x_dim=X_DIM, z_dim=2, hidden=16, num_levels=L, decoder_dropout=0.0))
+    model.validate_args = validate_args
+    _fit(model, epochs=2)
+    assert seen and not any(seen)
+    assert model.validate_args is validate_args and not model.training
+    with pytest.raises(FloatingPointError, match=r"at epoch \d+; try a smaller lr \(now 10\)"):
+        _fit(model, lr=10.0, epochs=50, patience=None)
+    assert model.validate_args is validate_args and not model.training

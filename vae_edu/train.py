@@ -15,10 +15,11 @@ import copy
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -135,6 +136,74 @@ def fit(
 
     Book: *Training a VAE on digits*.
     """
+    train_batch, val_batch, settings = check_fit_arguments(
+        model, train, val, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, patience=patience,
+        objective=objective, num_samples=num_samples, val_num_samples=val_num_samples, beta=beta,
+        warmup_epochs=warmup_epochs, free_bits=free_bits, seed=seed, max_seconds=max_seconds)  # fmt: skip
+    val_objective, val_k = (objective, num_samples) if val_num_samples is None else ("iwae", val_num_samples)
+    gen = torch.Generator().manual_seed(seed)
+    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
+    stopping = EarlyStopping(patience, warmup_epochs, copy.deepcopy(model.state_dict()))
+    history, rng_state = (History(), None) if resume is None else _resume(resume, settings, model, opt, gen, stopping)
+    clock = _Stopwatch(history)
+    with _training_session(model, gen, rng_state, epochs, history.epochs, progress) as bar:
+        history.stop_reason = "epochs"
+        for epoch in range(history.epochs, epochs):
+            if stopping.exhausted:
+                history.stop_reason = "patience"
+                break
+            beta_e = kl_weight(epoch, beta, warmup_epochs)
+            train_loss = train_epoch(model, opt, train_batch, gen, epoch=epoch, batch_size=batch_size,
+                                     objective=objective, num_samples=num_samples, beta=beta_e,
+                                     free_bits=free_bits)  # fmt: skip
+            model.eval()
+            val_loss = validation_loss(model, val_batch, objective=val_objective, num_samples=val_k,
+                                       generator=torch.Generator().manual_seed(seed + 1))  # fmt: skip
+            history.train_loss.append(train_loss)
+            history.val_loss.append(val_loss)
+            history.beta.append(beta_e)
+            stopping.update(history, model, epoch)
+            clock.record(history)
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, settings, model, opt, gen, stopping.best_state, stopping.bad_epochs,
+                                history)
+            bar.update(1)
+            bar.set_postfix(train=f"{train_loss:.2f}", val=f"{val_loss:.2f}")
+            if max_seconds is not None and clock.elapsed >= max_seconds:
+                history.stop_reason = "max_seconds"
+                break
+    model.load_state_dict(stopping.best_state)
+    return history
+
+
+def check_fit_arguments(
+    model: object,
+    train: object,
+    val: object,
+    *,
+    epochs: object,
+    batch_size: object,
+    lr: object,
+    optimizer: object,
+    patience: object,
+    objective: object,
+    num_samples: object,
+    val_num_samples: object,
+    beta: object,
+    warmup_epochs: object,
+    free_bits: object,
+    seed: object,
+    max_seconds: object,
+) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], dict[str, object]]:
+    """Check the arguments of :func:`fit` once, before the first step (then the steps trust them).
+
+    Returns:
+        ``(train_batch, val_batch, settings)``: the data as tuples of tensors, and the settings a
+        checkpoint records (a resumed run must match them).
+
+    Raises:
+        TypeError, ValueError: naming the argument.
+    """
     if not isinstance(model, nn.Module) or not isinstance(model, VariationalModel):
         raise TypeError("model must be an nn.Module with elbo() and log_importance_weights() (a VariationalModel)")
     train_batch, val_batch = check_batch("train", train), check_batch("val", val)
@@ -157,76 +226,170 @@ def fit(
     if check_data is not None:  # once, here: the steps then skip the model's own checks
         check_data(*train_batch, name="train")
         check_data(*val_batch, name="val")
-
-    settings = {"batch_size": batch_size, "lr": float(lr), "optimizer": optimizer, "patience": patience,
+    settings = {"batch_size": batch_size, "lr": float(lr), "optimizer": optimizer, "patience": patience,  # type: ignore[arg-type]
                 "objective": objective, "num_samples": num_samples, "val_num_samples": val_num_samples,
-                "beta": float(beta), "warmup_epochs": warmup_epochs,
-                "free_bits": float(free_bits), "seed": seed, "num_train": len(train_batch[0]), "num_val": len(val_batch[0])}  # fmt: skip
-    val_objective, val_k = (objective, num_samples) if val_num_samples is None else ("iwae", val_num_samples)
-    gen = torch.Generator().manual_seed(seed)
-    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
-    history, best_state, bad_epochs = History(), copy.deepcopy(model.state_dict()), 0
-    rng_state: Tensor | None = None
-    if resume is not None:
-        history, best_state, bad_epochs, rng_state = load_checkpoint(resume, settings, model, opt, gen)
+                "beta": float(beta), "warmup_epochs": warmup_epochs,  # type: ignore[arg-type]
+                "free_bits": float(free_bits), "seed": seed, "num_train": len(train_batch[0]), "num_val": len(val_batch[0])}  # type: ignore[arg-type]  # fmt: skip
+    return train_batch, val_batch, settings
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: tuple[Tensor, ...],
+    generator: torch.Generator,
+    *,
+    epoch: int,
+    batch_size: int,
+    objective: Objective,
+    num_samples: int,
+    beta: float,
+    free_bits: float,
+) -> float:
+    r"""One epoch of :func:`fit`: shuffle ``batch`` with ``generator``, one optimiser step per minibatch.
+
+    Each step minimises :func:`~vae_edu.objectives.training_loss` ($-\mathrm{ELBO}_\beta$ with
+    free bits, or $-\mathcal L_k$), with its noise drawn from ``generator``.
+
+    Args:
+        model, optimizer: trained in place (``model`` is put in training mode).
+        batch: the training data, a tuple ``(x, ...)`` of tensors with ``N`` rows.
+        generator: draws the shuffling and $\varepsilon$.
+        epoch: the epoch number, for the error message.
+        batch_size, objective, num_samples, beta, free_bits: as in :func:`fit` ($\beta$ of this epoch).
+
+    Returns:
+        The minimised loss per example, averaged over the epoch's minibatches (nats).
+
+    Raises:
+        FloatingPointError: if the loss becomes NaN or infinite.
+    """
+    model.train()
+    total = 0.0
+    for index in torch.randperm(len(batch[0]), generator=generator).split(batch_size):
+        minibatch = tuple(t[index] for t in batch)
+        loss = training_loss(model, minibatch, objective=objective, num_samples=num_samples, beta=beta,
+                             free_bits=free_bits, generator=generator)  # fmt: skip
+        if not torch.isfinite(loss):
+            lr = optimizer.param_groups[0]["lr"]
+            raise FloatingPointError(f"the training loss is {loss.item()} at epoch {epoch}; try a smaller lr (now {lr:g})")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(index)
+    return total / len(batch[0])
+
+
+@dataclass
+class EarlyStopping:
+    """Early-stopping bookkeeping: the best validation epoch's parameters and the epochs since.
+
+    Attributes:
+        patience: epochs without improvement before stopping; ``None``: never.
+        warmup_epochs: epochs during which no improvement is not counted.
+        best_state: the model's ``state_dict`` at its best validation epoch.
+        bad_epochs: epochs since the last improvement.
+    """
+
+    patience: int | None
+    warmup_epochs: int
+    best_state: dict[str, Tensor]
+    bad_epochs: int = 0
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether ``patience`` epochs have passed without an improvement."""
+        return self.patience is not None and self.bad_epochs >= self.patience
+
+    def update(self, history: History, model: nn.Module, epoch: int) -> None:
+        """Keep ``model``'s parameters if ``history``'s last validation loss is its best so far."""
+        val_loss = history.val_loss[-1]
+        if val_loss < history.best_val_loss:
+            history.best_val_loss, history.best_epoch, self.bad_epochs = val_loss, epoch, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+        elif epoch + 1 >= self.warmup_epochs:
+            self.bad_epochs += 1
+
+
+class _Stopwatch:
+    """Wall-clock and CPU seconds of a :func:`fit` call, added to those of the run it resumes."""
+
+    def __init__(self, history: History) -> None:
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        self.seconds0, self.cpu_seconds0 = history.seconds, history.cpu_seconds
+
+    @property
+    def elapsed(self) -> float:
+        """Wall-clock seconds since this call started."""
+        return time.perf_counter() - self.wall0
+
+    def record(self, history: History) -> None:
+        history.seconds = self.seconds0 + self.elapsed
+        history.cpu_seconds = self.cpu_seconds0 + time.process_time() - self.cpu0
+
+
+@contextmanager
+def _training_session(
+    model: nn.Module, generator: torch.Generator, rng_state: Tensor | None, epochs: int, initial: int, progress: bool
+) -> Iterator[Any]:
+    """Around :func:`fit`'s loop: torch's global generator forked and seeded from ``generator`` (or
+    restored to ``rng_state``), the model's input checks off, a progress bar. On exit all are
+    restored and the model is left in evaluation mode."""
     from tqdm.auto import tqdm  # noqa: PLC0415 (a notebook widget only when asked for)
 
-    wall0, cpu0, seconds0, cpu_seconds0 = time.perf_counter(), time.process_time(), history.seconds, history.cpu_seconds
     validate_args = getattr(model, "validate_args", False)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen))) if rng_state is None else torch.set_rng_state(rng_state)
-        bar = tqdm(total=epochs, initial=history.epochs, disable=not progress, desc="fit", unit="epoch")
-        history.stop_reason = "epochs"
+        if rng_state is None:
+            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+        else:
+            torch.set_rng_state(rng_state)
+        bar = tqdm(total=epochs, initial=initial, disable=not progress, desc="fit", unit="epoch")
         try:
             if validate_args:
-                model.validate_args = False  # checked above
-            for epoch in range(history.epochs, epochs):
-                if patience is not None and bad_epochs >= patience:
-                    history.stop_reason = "patience"
-                    break
-                beta_e = kl_weight(epoch, beta, warmup_epochs)
-                model.train()
-                total = 0.0
-                for index in torch.randperm(len(train_batch[0]), generator=gen).split(batch_size):
-                    batch = tuple(t[index] for t in train_batch)
-                    loss = training_loss(model, batch, objective=objective, num_samples=num_samples, beta=beta_e,
-                                         free_bits=free_bits, generator=gen)  # fmt: skip
-                    if not torch.isfinite(loss):
-                        raise FloatingPointError(f"the training loss is {loss.item()} at epoch {epoch}; try a smaller lr (now {lr:g})")
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    total += loss.item() * len(index)
-                model.eval()
-                val_loss = validation_loss(model, val_batch, objective=val_objective, num_samples=val_k,
-                                           generator=torch.Generator().manual_seed(seed + 1))  # fmt: skip
-                history.train_loss.append(total / len(train_batch[0]))
-                history.val_loss.append(val_loss)
-                history.beta.append(beta_e)
-                if val_loss < history.best_val_loss:
-                    history.best_val_loss, history.best_epoch, bad_epochs = val_loss, epoch, 0
-                    best_state = copy.deepcopy(model.state_dict())
-                elif epoch + 1 >= warmup_epochs:
-                    bad_epochs += 1
-                history.seconds = seconds0 + time.perf_counter() - wall0
-                history.cpu_seconds = cpu_seconds0 + time.process_time() - cpu0
-                if checkpoint is not None:
-                    state = {"settings": settings, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                             "generator": gen.get_state(), "best_state": best_state, "bad_epochs": bad_epochs,
-                             "torch_rng_state": torch.get_rng_state(), "history": asdict(history)}  # fmt: skip
-                    atomic_save({"format": CHECKPOINT_FORMAT, **state}, Path(checkpoint))
-                bar.update(1)
-                bar.set_postfix(train=f"{history.train_loss[-1]:.2f}", val=f"{val_loss:.2f}")
-                if max_seconds is not None and time.perf_counter() - wall0 >= max_seconds:
-                    history.stop_reason = "max_seconds"
-                    break
+                model.validate_args = False  # checked once, by check_fit_arguments
+            yield bar
         finally:
             bar.close()
             model.eval()
             if validate_args:
                 model.validate_args = validate_args
-    model.load_state_dict(best_state)
-    return history
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    settings: dict[str, object],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    best_state: dict[str, Tensor],
+    bad_epochs: int,
+    history: History,
+) -> None:
+    """Save everything the next epoch of :func:`fit` depends on, atomically, for :func:`load_checkpoint`.
+
+    That is the settings, parameters, optimiser and generator states, the early-stopping state,
+    torch's global generator (the dropout masks) and the history.
+    """
+    state = {"settings": settings, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "generator": generator.get_state(), "best_state": best_state, "bad_epochs": bad_epochs,
+             "torch_rng_state": torch.get_rng_state(), "history": asdict(history)}  # fmt: skip
+    atomic_save({"format": CHECKPOINT_FORMAT, **state}, Path(path))
+
+
+def _resume(
+    path: str | os.PathLike[str],
+    settings: dict[str, object],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    stopping: EarlyStopping,
+) -> tuple[History, Tensor | None]:
+    """:func:`load_checkpoint` into ``model``, ``optimizer``, ``generator`` and ``stopping``;
+    returns the history and torch's global generator state to continue from."""
+    history, stopping.best_state, stopping.bad_epochs, rng_state = load_checkpoint(
+        path, settings, model, optimizer, generator
+    )
+    return history, rng_state
 
 
 def load_checkpoint(
