@@ -334,3 +334,53 @@ def test_kl_mvn_not_positive_definite_message() -> None:
     kwargs["cov_p"] = torch.diag(torch.tensor([1.0, 0.0, 1.0]))
     with pytest.raises(ValueError, match=r"cov_p must be positive definite"):
         kl_mvn(**kwargs)
+
+
+# ---------------------------------------------------------------------------- the mean-field gap
+from vae_edu.kl import mean_field_gap  # noqa: E402
+
+
+def _random_precision(batch_shape: tuple[int, ...], dim: int, gen: torch.Generator) -> torch.Tensor:
+    a = torch.randn(*batch_shape, dim, dim, generator=gen, dtype=torch.float64)
+    return a @ a.transpose(-1, -2) + 0.5 * torch.eye(dim, dtype=torch.float64)  # (..., D, D)
+
+
+@pytest.mark.parametrize("batch_shape", [(), (4,), (2, 3)])
+def test_mean_field_gap_is_the_kl_of_the_best_diagonal_q(batch_shape) -> None:
+    gen = torch.Generator().manual_seed(0)
+    precision = _random_precision(batch_shape, 3, gen)
+    mu = torch.randn(*batch_shape, 3, generator=gen, dtype=torch.float64)
+    cov_p = torch.linalg.inv(precision)
+    v_best = 1 / torch.diagonal(precision, dim1=-2, dim2=-1)  # (..., D)
+    gap = mean_field_gap(precision)
+    assert gap.shape == batch_shape and (gap > 0).all()
+    torch.testing.assert_close(gap, kl_mvn(mu, torch.diag_embed(v_best), mu, cov_p), rtol=1e-10, atol=1e-12)
+    # any other diagonal q (moved mean, rescaled variances) is further from p
+    for _ in range(20):
+        shift = 0.1 * torch.randn(*batch_shape, 3, generator=gen, dtype=torch.float64)
+        scale = torch.exp(0.2 * torch.randn(*batch_shape, 3, generator=gen, dtype=torch.float64))
+        assert (kl_mvn(mu + shift, torch.diag_embed(v_best * scale), mu, cov_p) > gap).all()
+
+
+def test_mean_field_gap_is_zero_for_a_diagonal_precision_and_float32() -> None:
+    assert mean_field_gap(torch.diag(torch.tensor([0.5, 2.0, 9.0]))).item() == pytest.approx(0.0, abs=1e-6)
+    precision = torch.tensor([[2.0, 0.9], [0.9, 1.0]])
+    # two dimensions: 1/2 (log L11 + log L22 - log det L) = -1/2 log(1 - rho^2)
+    rho2 = 0.9**2 / (2.0 * 1.0)
+    assert mean_field_gap(precision).item() == pytest.approx(-0.5 * math.log(1 - rho2), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("precision", "error"),
+    [
+        ([[1.0, 0.0], [0.0, 1.0]], TypeError),
+        (torch.ones(3), ValueError),
+        (torch.ones(2, 3), ValueError),
+        (torch.tensor([[1.0, 0.5], [0.0, 1.0]]), ValueError),
+        (torch.tensor([[1.0, 2.0], [2.0, 1.0]]), ValueError),
+        (torch.eye(2, dtype=torch.int64), TypeError),
+    ],
+)
+def test_mean_field_gap_bad_inputs_name_the_argument(precision, error) -> None:
+    with pytest.raises(error, match="precision"):
+        mean_field_gap(precision)

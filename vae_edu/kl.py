@@ -15,7 +15,7 @@ from torch import Tensor
 
 from .utils import check_event_shapes, check_positive, check_tensor, cholesky_checked
 
-__all__ = ["kl_normal_std_normal", "kl_normal_normal", "kl_mvn", "kl_dirichlet"]
+__all__ = ["kl_normal_std_normal", "kl_normal_normal", "kl_mvn", "mean_field_gap", "kl_dirichlet"]
 
 
 def _expm1_minus_x(x: Tensor) -> Tensor:
@@ -148,6 +148,35 @@ def kl_mvn(mu_q: Tensor, cov_q: Tensor, mu_p: Tensor, cov_p: Tensor) -> Tensor:
     diagonal = _expm1_minus_x(2.0 * (log_diag_q - log_diag_p)).sum(dim=-1)  # trace - D - log det ratio, diagonal part
     mahalanobis = torch.linalg.solve_triangular(chol_p, diff, upper=False).pow(2).sum(dim=(-2, -1))
     return 0.5 * (diagonal + off_diagonal + mahalanobis)
+
+
+def mean_field_gap(precision: Tensor) -> Tensor:
+    r"""The smallest $\mathrm{KL}(q\,\|\,p)$ a diagonal Gaussian $q$ can reach, for $p = \mathcal N(\mu, \Lambda^{-1})$.
+
+    $$\min_{q = \mathcal N(m, \operatorname{diag} v)} \mathrm{KL}(q\,\|\,p)
+      = \frac12\Big(\sum_j \log\Lambda_{jj} - \log\det\Lambda\Big) \;\ge 0,$$
+
+    reached at $m = \mu$, $v_j = 1/\Lambda_{jj}$ (narrower than the marginal variances
+    $(\Lambda^{-1})_{jj}$). It is zero exactly when $\Lambda$ is diagonal; for a posterior
+    $p(z|x)$ it is the part of the ELBO's gap that no mean-field encoder can close.
+
+    Args:
+        precision: $\Lambda$, symmetric positive definite, shape ``(..., D, D)``.
+
+    Returns:
+        The gap in nats, shape ``(...)``.
+
+    Raises:
+        TypeError, ValueError: naming ``precision`` (not a floating-point tensor, not square,
+            symmetric or positive definite).
+
+    Book: *The ELBO, derived and checked* (Exercise 2) and *The linear VAE*.
+    """
+    check_tensor("precision", precision, min_dim=2)
+    chol = cholesky_checked("precision", precision)  # (..., D, D)
+    log_det = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(dim=-1)  # log det Lambda
+    log_diagonal = torch.log(torch.diagonal(precision, dim1=-2, dim2=-1)).sum(dim=-1)  # sum_j log Lambda_jj
+    return 0.5 * (log_diagonal - log_det)
 
 
 def kl_dirichlet(alpha_q: Tensor, alpha_p: Tensor) -> Tensor:
