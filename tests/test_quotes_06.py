@@ -146,3 +146,47 @@ def test_the_chapter_quotes_how_often_beta_quarter_is_worse(run: dict) -> None:
     assert quote in _markdown(), f"chapter 06 should quote {quote!r}"
     # "at most half of the dimensions carry 90% of the rate", asserted in the chapter
     assert max(per_run(run, "default: dimensions for 90% of the rate")) <= 8
+
+
+@pytest.fixture(scope="module")
+def converged() -> dict:
+    return benchmark_result("collapse_seeds_converged.json")
+
+
+def _range(entry: dict, fmt: str) -> str:
+    return f"{entry['min']:{fmt}} to {entry['max']:{fmt}}"
+
+
+def test_the_chapter_quotes_the_converged_runs(converged: dict) -> None:
+    res, n = converged["results"], converged["runs"]
+    assert converged["benchmark"] == "collapse_seeds --converged" and n >= 3
+    assert all(len(e["per_run"]) == n for e in res.values())
+    # every model ended by early stopping, not by the cap
+    for beta in (1, 4):
+        assert min(res[f"MADE AR, beta {beta}: stopped by patience"]["per_run"]) == 1
+    assert max(res["MADE AR: value of z"]["per_run"]) < 0  # "the verdict stands"
+    # "and grows": below every run of the chapter's budget
+    assert max(res["MADE AR: value of z"]["per_run"]) < min(
+        benchmark_result("collapse_seeds.json")["results"]["MADE AR: value of z"]["per_run"])
+    assert max(res["MADE AR, beta 4: rate"]["per_run"]) < 0.05  # collapsed
+    nll = res["MADE AR: value of z to the NLL"]["per_run"]
+    worse = sum(v < 0 for v in nll)
+    assert 0 < worse < n  # "does not decide"
+    gaps = [e - v for e, v in zip(res["MADE AR, beta 1: neg_elbo"]["per_run"],
+                                  res["MADE AR, beta 1: nll"]["per_run"])]
+    quotes = [
+        f"in runs 0 to {n - 1}. Every model stopped early: the β = 1 models after "
+        f"{_range(res['MADE AR, beta 1: epochs'], '.0f')} epochs, the β = 4 models after "
+        f"{_range(res['MADE AR, beta 4: epochs'], '.0f')}.",
+        f"the value of $z$ to the ELBO was {_range(res['MADE AR: value of z'], '+.2f')} "
+        "nats.",
+        f"The β = 1 models kept a rate of {_range(res['MADE AR, beta 1: rate'], '.1f')} "
+        "nats.",
+        "collapsed model's NLL minus the β = 1 model's was "
+        f"{_range(res['MADE AR: value of z to the NLL'], '+.2f')} nats: the collapsed "
+        f"model had the better NLL in {worse} of the {n} runs.",
+        f"the β = 1 models' gap was {min(gaps):.1f} to {max(gaps):.1f} nats",
+    ]
+    text = _markdown()
+    for quote in quotes:
+        assert quote in text, f"chapter 06 should quote {quote!r}"
