@@ -17,7 +17,7 @@ work with these priors. A model built from these parts has no configuration, so
 :meth:`~vae_edu.models.VAE.save` refuses it: save ``model.state_dict()`` and rebuild the
 parts.
 
-Book: *Learned priors* (the chapter to come) fills the holes measured in *Is z meaningful? The latent space*.
+Book: *Learned priors: mixtures and the VampPrior*, after the holes measured in *Is z meaningful? The latent space*.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def log_mixture_normal_diag(z: Tensor, log_pi: Tensor, mu: Tensor, log_var: Tens
     Returns:
         $\log p(z)$, shape ``(...)``.
 
-    Book: *Learned priors* (to come), after *Is z meaningful? The latent space*.
+    Book: *Learned priors: mixtures and the VampPrior*.
     """
     dtype = z.dtype
     z, log_pi, mu, log_var = (t.to(torch.float64) for t in (z, log_pi, mu, log_var))
@@ -103,7 +103,7 @@ def sample_mixture_normal_diag(
     Returns:
         shape ``(n, d)``.
 
-    Book: *Learned priors* (to come), after *Is z meaningful? The latent space*.
+    Book: *Learned priors: mixtures and the VampPrior*.
     """
     k = torch.multinomial(torch.softmax(log_pi, dim=-1), n, replacement=True, generator=generator)  # (n,)
     return reparameterize(mu[k], log_var[k], generator=generator)  # (n, d)
@@ -132,7 +132,7 @@ class MixturePrior(nn.Module):
         >>> prior.log_prob(torch.zeros(5, 3, 2)).shape
         torch.Size([5, 3])
 
-    Book: *Learned priors* (to come), after *Is z meaningful? The latent space*.
+    Book: *Learned priors: mixtures and the VampPrior*.
     """
 
     def __init__(self, z_dim: int, num_components: int) -> None:
@@ -212,7 +212,7 @@ class VampPrior(nn.Module):
         >>> prior.pseudo_inputs.shape, prior.sample(3).shape
         (torch.Size([5, 4]), torch.Size([3, 2]))
 
-    Book: *Learned priors* (to come), after *Is z meaningful? The latent space*.
+    Book: *Learned priors: mixtures and the VampPrior*.
     """
 
     encoder: nn.Module  # set with object.__setattr__: not a submodule
