@@ -37,6 +37,7 @@ _SUBMODULES = (
     "kl",
     "latent",
     "linear_gaussian",
+    "linear_gaussian_chain",
     "linear_vae",
     "marginal",
     "models",

@@ -230,7 +230,7 @@ PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "vae_edu.dirichlet", "vae_edu.models.dirichlet", "vae_edu.discrete", "vae_edu.models.quantisers",
         "vae_edu.models.code_prior")),
     ("Learned priors", "Priors fitted with the model: a mixture of Gaussians and the VampPrior.", (
-        "vae_edu.models.learned_priors",)),
+        "vae_edu.models.learned_priors", "vae_edu.models.hierarchical", "vae_edu.linear_gaussian_chain")),
 )
 
 PAGE = ROOT / "book" / "api.md"

@@ -23,6 +23,7 @@ from .dirichlet import DirichletEncoder, DirichletPosterior, DirichletPrior, Dir
 from .gan import GAN, Discriminator, GANConfig, Generator
 from .autoregressive import AutoregressiveDecoder
 from .code_prior import AutoregressiveCodePrior, fit_code_prior
+from .hierarchical import FirstLayerDecoder, HierarchicalPrior, LadderEncoder, LadderPosterior, hierarchical_vae, layer_kl
 from .iaf import IAFFlow, IAFStep
 from .iaf_encoder import IAFEncoder, IAFPosterior
 from .layers import Decoder, Encoder, mlp
@@ -77,6 +78,12 @@ __all__ = [
     "QuantisedEncoder",
     "UniformCodePrior",
     "code_perplexity",
+    "HierarchicalPrior",
+    "LadderEncoder",
+    "LadderPosterior",
+    "FirstLayerDecoder",
+    "hierarchical_vae",
+    "layer_kl",
     "AutoregressiveCodePrior",
     "fit_code_prior",
 ]
