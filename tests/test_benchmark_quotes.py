@@ -31,7 +31,7 @@ def _run(name: str) -> dict:
 
 def test_iaf_chapter_quotes_the_three_seed_benchmark() -> None:
     run = _run("iaf_gap.json")
-    assert run["seeds"] == 3 and run["num_samples"] == 5000
+    assert run["seeds"] == 3 and run["num_samples"] == 5000 and run["val_num_samples"] == 10
     result = run["results"]["z_dim=16"]
     text = _markdown("10_iaf.ipynb")
 
@@ -40,7 +40,7 @@ def test_iaf_chapter_quotes_the_three_seed_benchmark() -> None:
 
     for label, model in (("plain VAE", "vae"), ("IAF-VAE ($T = 4$)", "iaf")):
         m = result[model]
-        row = f"| {label} | {cell(m['neg_elbo'])} | {cell(m['nll'])} | {cell(m['gap'])} |"
+        row = f"| {label} | {cell(m['neg_elbo'])} | {cell(m['nll'])} | {cell(m['nll_defensive'])} | {cell(m['gap'])} |"
         assert row in text, f"chapter 10 should quote the benchmark row {row!r}"
     reduction = result["gap_reduction"]
     seeds = [f"{v:.2f}" for v in reduction["per_seed"]]
@@ -52,7 +52,7 @@ def test_iaf_chapter_quotes_the_latent_size_run() -> None:
     run = _run("iaf_gap_zdims.json")
     assert run["seeds"] == 1 and run["num_samples"] == 1000
     text = _markdown("10_iaf.ipynb")
-    assert "--seeds 1 --z-dims 2,16,32 --num-samples 1000" in text
+    assert "--seeds 1 --z-dims 2,16,32 --num-samples 1000 --val-num-samples 0" in text  # each its own -ELBO
     for key, result in run["results"].items():
         z_dim = int(key.removeprefix("z_dim="))
         parts = []
