@@ -585,7 +585,7 @@ def test_a_model_without_importance_weights_is_refused_by_name(fn: str) -> None:
 
 
 # ---------------------------------------------------------------------------- within k standard errors
-from vae_edu.estimators import assert_within_standard_errors, mc_mean, z_score  # noqa: E402
+from vae_edu.estimators import assert_within_se, mc_mean, z_score  # noqa: E402
 
 
 def test_z_score_is_the_error_in_standard_errors() -> None:
@@ -598,27 +598,27 @@ def test_z_score_is_the_error_in_standard_errors() -> None:
 def test_within_standard_errors_is_the_strict_k_se_check(shape) -> None:
     exact = torch.zeros(shape, dtype=torch.float64)
     stderr = torch.full(shape, 0.1, dtype=torch.float64)
-    assert_within_standard_errors(exact + 0.39, exact, stderr, 4)
-    assert_within_standard_errors(exact - 0.39, exact, stderr, 4)
+    assert_within_se(exact + 0.39, exact, stderr, 4)
+    assert_within_se(exact - 0.39, exact, stderr, 4)
     for off in (0.41, -0.41):
         estimate = exact.clone()
         estimate.view(-1)[-1] = off  # one element off, the last
         with pytest.raises(AssertionError, match=r"[+-]4\.10 standard errors") as info:
-            assert_within_standard_errors(estimate, exact, stderr, 4, what="the KL")
+            assert_within_se(estimate, exact, stderr, 4, what="the KL")
         assert str(info.value).startswith("the KL") and "fewer than 4" in str(info.value)
         if shape:
             assert str(tuple(i - 1 for i in shape)) in str(info.value)  # where: the last element
     with pytest.raises(AssertionError):  # a zero standard error: only an exact match would do, and < fails
-        assert_within_standard_errors(1.0, 1.0, 0.0, 4)
+        assert_within_se(1.0, 1.0, 0.0, 4)
 
 
 def test_within_standard_errors_on_a_monte_carlo_mean() -> None:
     # E[z^2] = 1 under N(0, 1): the estimate lands within 4 se; a wrong target 1.5 does not
     gen = torch.Generator().manual_seed(0)
     estimate, stderr = mc_mean(torch.randn(10_000, 3, generator=gen, dtype=torch.float64) ** 2)
-    assert_within_standard_errors(estimate, 1.0, stderr, 4)
+    assert_within_se(estimate, 1.0, stderr, 4)
     with pytest.raises(AssertionError):
-        assert_within_standard_errors(estimate, 1.5, stderr, 4)
+        assert_within_se(estimate, 1.5, stderr, 4)
 
 
 @pytest.mark.parametrize(
@@ -635,4 +635,4 @@ def test_within_standard_errors_on_a_monte_carlo_mean() -> None:
 )
 def test_within_standard_errors_bad_inputs_name_the_argument(kwargs, error, name) -> None:
     with pytest.raises(error, match=name):
-        assert_within_standard_errors(**({"estimate": 1.0, "exact": 1.0, "stderr": 0.1, "n_se": 4} | kwargs))
+        assert_within_se(**({"estimate": 1.0, "exact": 1.0, "stderr": 0.1, "n_se": 4} | kwargs))

@@ -11,7 +11,7 @@ from bad_inputs import BAD
 from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
 
 from vae_edu.estimators import kl_monte_carlo, mc_mean
-from vae_edu.kl import kl_mvn, kl_normal_normal, kl_normal_std_normal
+from vae_edu.kl import kl_normal_full, kl_normal_normal, kl_normal_std_normal
 
 D = 3  # event dimension
 F32, F64 = torch.float32, torch.float64
@@ -77,21 +77,21 @@ def _mvn(mu: torch.Tensor, cov: torch.Tensor) -> MultivariateNormal:
     return MultivariateNormal(mu, covariance_matrix=cov)
 
 
-def test_kl_mvn_matches_torch(batch_shape, dtype, gen) -> None:
+def test_kl_normal_full_matches_torch(batch_shape, dtype, gen) -> None:
     mu_q, _ = _params((*batch_shape, D), dtype, gen)
     mu_p, _ = _params((*batch_shape, D), dtype, gen)
     cov_q, cov_p = _spd(batch_shape, dtype, gen), _spd(batch_shape, dtype, gen)
-    got = kl_mvn(mu_q, cov_q, mu_p, cov_p)
+    got = kl_normal_full(mu_q, cov_q, mu_p, cov_p)
     assert got.shape == batch_shape and got.dtype == dtype
     expected = kl_divergence(_mvn(mu_q.double(), cov_q.double()), _mvn(mu_p.double(), cov_p.double()))
     torch.testing.assert_close(got.double(), expected, rtol=1e-4 if dtype == F32 else 1e-10, atol=1e-5)
 
 
-def test_kl_mvn_broadcasts(dtype, gen) -> None:
+def test_kl_normal_full_broadcasts(dtype, gen) -> None:
     mu_q, _ = _params((4, D), dtype, gen)
     mu_p, _ = _params((D,), dtype, gen)
     cov_q, cov_p = _spd((2, 1), dtype, gen), _spd((), dtype, gen)  # (2, 1, D, D) and (D, D)
-    got = kl_mvn(mu_q, cov_q, mu_p, cov_p)
+    got = kl_normal_full(mu_q, cov_q, mu_p, cov_p)
     assert got.shape == (2, 4)
     expected = kl_divergence(
         _mvn(mu_q.double(), cov_q.double()), _mvn(mu_p.double(), cov_p.double())
@@ -100,10 +100,10 @@ def test_kl_mvn_broadcasts(dtype, gen) -> None:
     torch.testing.assert_close(got.double(), expected, rtol=1e-4 if dtype == F32 else 1e-10, atol=1e-5)
 
 
-def test_kl_mvn_equals_kl_normal_normal_on_diagonal_covariances(batch_shape, dtype, gen, tol) -> None:
+def test_kl_normal_full_equals_kl_normal_normal_on_diagonal_covariances(batch_shape, dtype, gen, tol) -> None:
     mu_q, log_var_q = _params((*batch_shape, D), dtype, gen)
     mu_p, log_var_p = _params((*batch_shape, D), dtype, gen)
-    got = kl_mvn(mu_q, torch.diag_embed(log_var_q.exp()), mu_p, torch.diag_embed(log_var_p.exp()))
+    got = kl_normal_full(mu_q, torch.diag_embed(log_var_q.exp()), mu_p, torch.diag_embed(log_var_p.exp()))
     torch.testing.assert_close(got, kl_normal_normal(mu_q, log_var_q, mu_p, log_var_p), **tol)
 
 
@@ -125,7 +125,7 @@ def test_kl_normal_normal_vs_monte_carlo(batch_shape, dtype, gen, assert_mc_agre
     assert_mc_agrees(kl_normal_normal(mu_q, log_var_q, mu_p, log_var_p), estimate, stderr)
 
 
-def test_kl_mvn_vs_monte_carlo(dtype, gen, assert_mc_agrees) -> None:
+def test_kl_normal_full_vs_monte_carlo(dtype, gen, assert_mc_agrees) -> None:
     """$\\mathbb E_q[\\log q - \\log p]$ with $z = \\mu_q + L_q\\varepsilon$ and torch's log-densities."""
     mu_q = torch.tensor([1.0, -2.0, 0.5], dtype=F64)
     mu_p = torch.tensor([-1.0, 0.0, 2.0], dtype=F64)
@@ -134,7 +134,7 @@ def test_kl_mvn_vs_monte_carlo(dtype, gen, assert_mc_agrees) -> None:
     eps = torch.randn((1_000_000, D), generator=gen, dtype=F64)
     z = mu_q + eps @ torch.linalg.cholesky(cov_q).T  # (N, D)
     estimate, stderr = mc_mean(q.log_prob(z) - p.log_prob(z))
-    closed = kl_mvn(mu_q.to(dtype), cov_q.to(dtype), mu_p.to(dtype), cov_p.to(dtype))
+    closed = kl_normal_full(mu_q.to(dtype), cov_q.to(dtype), mu_p.to(dtype), cov_p.to(dtype))
     assert_mc_agrees(closed, estimate.to(dtype), stderr.to(dtype))
 
 
@@ -201,26 +201,26 @@ def test_kl_is_zero_at_q_equals_p(batch_shape, dtype, gen) -> None:
     zeros = torch.zeros((*batch_shape, D), dtype=dtype)
     assert bool((kl_normal_std_normal(zeros, zeros) == 0).all())
     cov = _spd(batch_shape, dtype, gen)
-    got = kl_mvn(mu, cov, mu, cov)
+    got = kl_normal_full(mu, cov, mu, cov)
     assert got.shape == batch_shape
     assert bool((got >= 0).all()) and bool((got <= (1e-6 if dtype == F32 else 1e-13)).all()), got
 
 
-def test_kl_mvn_nonnegative_near_q_equals_p(dtype, gen) -> None:
+def test_kl_normal_full_nonnegative_near_q_equals_p(dtype, gen) -> None:
     mu, _ = _params((50, D), dtype, gen)
     cov = _spd((50,), dtype, gen)
     cov_near = cov * (1 + 1e-7)
-    got = kl_mvn(mu, cov, mu, cov_near)
+    got = kl_normal_full(mu, cov, mu, cov_near)
     assert bool((got >= 0).all()) and bool((got < 1e-5).all())
 
 
-def test_kl_mvn_extreme_scales(dtype) -> None:
+def test_kl_normal_full_extreme_scales(dtype) -> None:
     """Covariances $10^{\\pm 8} I$ and large means: finite, correct, non-negative."""
     eye = torch.eye(D, dtype=dtype)
     big = _big(dtype)
     for s_q, s_p in ((1e-8, 1e8), (1e8, 1e-8), (1e-8, 1e-8)):
         mu_q, mu_p = torch.full((D,), big, dtype=dtype), torch.full((D,), -big, dtype=dtype)
-        got = kl_mvn(mu_q, s_q * eye, mu_p, s_p * eye)
+        got = kl_normal_full(mu_q, s_q * eye, mu_p, s_p * eye)
         log_s = torch.full((D,), math.log(s_q), dtype=dtype), torch.full((D,), math.log(s_p), dtype=dtype)
         expected = kl_normal_normal(mu_q, log_s[0], mu_p, log_s[1])
         assert bool(torch.isfinite(got)) and got >= 0
@@ -251,7 +251,7 @@ def test_kl_gradient_values() -> None:
     torch.testing.assert_close(g_lv, 0.5 * torch.expm1(log_var.detach()), rtol=1e-12, atol=1e-20)
 
 
-def test_kl_mvn_gradcheck() -> None:
+def test_kl_normal_full_gradcheck() -> None:
     gen = torch.Generator().manual_seed(0)
     a_q = torch.randn(2, D, D, generator=gen, dtype=F64, requires_grad=True)
     a_p = torch.randn(D, D, generator=gen, dtype=F64, requires_grad=True)
@@ -260,7 +260,7 @@ def test_kl_mvn_gradcheck() -> None:
     eye = torch.eye(D, dtype=F64)
 
     def kl(m_q, aq, m_p, ap):  # covariances A A^T + I stay symmetric positive definite
-        return kl_mvn(m_q, aq @ aq.transpose(-1, -2) + eye, m_p, ap @ ap.T + eye)
+        return kl_normal_full(m_q, aq @ aq.transpose(-1, -2) + eye, m_p, ap @ ap.T + eye)
 
     assert torch.autograd.gradcheck(kl, (mu_q, a_q, mu_p, a_p))
 
@@ -320,20 +320,20 @@ MVN_BAD = [
 
 
 @pytest.mark.parametrize(("arg", "make", "error"), MVN_BAD)
-def test_kl_mvn_bad_inputs_name_the_argument(arg, make, error) -> None:
+def test_kl_normal_full_bad_inputs_name_the_argument(arg, make, error) -> None:
     kwargs = _mvn_args()
     kwargs[arg] = make()
     with pytest.raises(error, match=rf"\b{arg}\b") as info:
-        kl_mvn(**kwargs)
+        kl_normal_full(**kwargs)
     if make is _non_symmetric:
         assert "must be symmetric" in str(info.value)
 
 
-def test_kl_mvn_not_positive_definite_message() -> None:
+def test_kl_normal_full_not_positive_definite_message() -> None:
     kwargs = _mvn_args()
     kwargs["cov_p"] = torch.diag(torch.tensor([1.0, 0.0, 1.0]))
     with pytest.raises(ValueError, match=r"cov_p must be positive definite"):
-        kl_mvn(**kwargs)
+        kl_normal_full(**kwargs)
 
 
 # ---------------------------------------------------------------------------- the mean-field gap
@@ -354,12 +354,12 @@ def test_mean_field_gap_is_the_kl_of_the_best_diagonal_q(batch_shape) -> None:
     v_best = 1 / torch.diagonal(precision, dim1=-2, dim2=-1)  # (..., D)
     gap = mean_field_gap(precision)
     assert gap.shape == batch_shape and (gap > 0).all()
-    torch.testing.assert_close(gap, kl_mvn(mu, torch.diag_embed(v_best), mu, cov_p), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(gap, kl_normal_full(mu, torch.diag_embed(v_best), mu, cov_p), rtol=1e-10, atol=1e-12)
     # any other diagonal q (moved mean, rescaled variances) is further from p
     for _ in range(20):
         shift = 0.1 * torch.randn(*batch_shape, 3, generator=gen, dtype=torch.float64)
         scale = torch.exp(0.2 * torch.randn(*batch_shape, 3, generator=gen, dtype=torch.float64))
-        assert (kl_mvn(mu + shift, torch.diag_embed(v_best * scale), mu, cov_p) > gap).all()
+        assert (kl_normal_full(mu + shift, torch.diag_embed(v_best * scale), mu, cov_p) > gap).all()
 
 
 def test_mean_field_gap_is_zero_for_a_diagonal_precision_and_float32() -> None:
@@ -384,3 +384,14 @@ def test_mean_field_gap_is_zero_for_a_diagonal_precision_and_float32() -> None:
 def test_mean_field_gap_bad_inputs_name_the_argument(precision, error) -> None:
     with pytest.raises(error, match="precision"):
         mean_field_gap(precision)
+
+
+def test_kl_mvn_is_the_deprecated_name_of_kl_normal_full() -> None:
+    from vae_edu.kl import kl_mvn
+
+    gen = torch.Generator().manual_seed(0)
+    precision = _random_precision((2,), 3, gen)
+    mu_q, mu_p = torch.randn(2, 2, 3, generator=gen, dtype=torch.float64)
+    cov_q, cov_p = precision, torch.linalg.inv(precision)
+    assert torch.equal(kl_mvn(mu_q, cov_q, mu_p, cov_p), kl_normal_full(mu_q, cov_q, mu_p, cov_p))
+    assert "Deprecated" in kl_mvn.__doc__ and "kl_normal_full" in kl_mvn.__doc__

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .distributions import log_normal_diag
-from .kl import kl_mvn, kl_normal_normal
+from .kl import kl_normal_full, kl_normal_normal
 from .linear_gaussian import LinearGaussian
 from .utils import check_labels, check_tensor
 
@@ -190,4 +190,4 @@ class ConditionalLinearGaussian:
         mu_post, cov_post = self.posterior(x, y)
         check_tensor("log_var_q", log_var_q, min_dim=1)
         cov_q = torch.diag_embed(torch.exp(log_var_q.double()))  # (B, d, d)
-        return kl_mvn(mu_q.double(), cov_q, mu_post.double(), cov_post.double()).to(self.W.dtype)
+        return kl_normal_full(mu_q.double(), cov_q, mu_post.double(), cov_post.double()).to(self.W.dtype)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "mc_mean",
     "z_score",
-    "assert_within_standard_errors",
+    "assert_within_se",
     "kl_monte_carlo",
     "elbo_monte_carlo",
     "log_mean_exp",
@@ -110,7 +110,7 @@ def z_score(estimate: Tensor | float, exact: Tensor | float, stderr: Tensor | fl
     return (estimate_ - exact_) / stderr_
 
 
-def assert_within_standard_errors(
+def assert_within_se(
     estimate: Tensor | float, exact: Tensor | float, stderr: Tensor | float, n_se: float, what: str = "estimate"
 ) -> None:
     r"""Assert that a Monte Carlo estimate agrees with the exact value: $|\hat\mu - \mu| < k\,\widehat{\mathrm{se}}$.

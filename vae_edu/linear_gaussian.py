@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from .distributions import LOG_2PI, log_normal_diag, log_normal_full
-from .kl import kl_mvn, kl_normal_std_normal
+from .kl import kl_normal_full, kl_normal_std_normal
 from .utils import check_event_shapes, check_int, check_positive, check_tensor
 
 __all__ = ["LinearGaussian", "expected_log_linear_gaussian"]
@@ -306,7 +306,7 @@ class LinearGaussian:
         self._check_q(x, mu_q, log_var_q)
         mu_post, cov_post = self.posterior(x)
         cov_q = torch.diag_embed(torch.exp(log_var_q.double()))  # (..., d, d)
-        return kl_mvn(mu_q.double(), cov_q, mu_post.double(), cov_post.double()).to(self.dtype)
+        return kl_normal_full(mu_q.double(), cov_q, mu_post.double(), cov_post.double()).to(self.dtype)
 
     # ------------------------------------------------------------ learning
     @classmethod
