@@ -1,0 +1,125 @@
+"""Chapter 14's figures from its benchmark runs, tied to the runs' JSON.
+
+The chapter quotes ``benchmarks/results/iwae_training.json`` (ELBO against L_5 training over three
+seeds, the gradient SNR against k at a converged model), ``iwae_training_k50.json`` when it exists
+(L_50 training) and ``benchmarks/results/best_digits.json`` (every model of the part against the
+91.5-nat target). These tests rebuild each quoted row and figure from the JSON, so a re-run with
+other figures cannot leave the chapter's text behind.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from quotes import RESULTS, benchmark_result, chapter_text
+
+CHAPTER = "14_iwae_and_best_model.ipynb"
+
+
+def _markdown() -> str:
+    return chapter_text(CHAPTER)
+
+
+def _pm(entry: dict, digits: int = 2) -> str:
+    return f"{entry['mean']:.{digits}f} ± {entry['std']:.{digits}f}"
+
+
+def _list(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def test_the_snr_figures_are_the_benchmarks() -> None:
+    snr = benchmark_result("iwae_training.json")["snr"]
+    text = _markdown()
+    assert f"the encoder's pooled SNR is {_list(snr['encoder']['pooled_snr'])}" in text
+    assert f"and the decoder's {_list(snr['decoder']['pooled_snr'])}" in text
+    assert f"are {_list(snr['encoder']['slopes'])} for the encoder" in text
+    assert f"{_list(snr['decoder']['slopes'])} for the decoder" in text
+    assert f"$R = {snr['repeats']}$" in text
+    # what the prose says of them: the decoder's rises and the encoder's falls, slower than sqrt(k)
+    dec, enc = snr["decoder"]["pooled_snr"], snr["encoder"]["pooled_snr"]
+    assert dec[-1] > dec[0] and enc[-1] < enc[0]
+    assert f"the encoder's SNR does fall, to {enc[-1] / enc[0]:.2f} of its value" in text
+    assert f"the decoder's grows {dec[-1] / dec[0]:.1f}-fold" in text
+    assert all(0 < s < 0.5 for s in snr["decoder"]["slopes"])
+    assert all(-0.5 < s < 0.5 for s in snr["encoder"]["slopes"])
+
+
+def test_the_iwae_table_is_the_benchmarks() -> None:
+    result = benchmark_result("iwae_training.json")
+    assert result["seeds"] == 3 and result["num_samples"] == 5000
+    assert set(result["seeds_done"].values()) == {3}
+    k1, k5 = result["results"]["k=1"], result["results"]["k=5"]
+    text = _markdown()
+    for label, entry in (("ELBO ($k = 1$)", k1), (r"$\mathcal L_5$", k5)):
+        row = f"| {label} | {_pm(entry['nll'])} | {_pm(entry['neg_elbo'])} | {_pm(entry['kl'])} |"
+        assert row in text, row
+    assert f"changes the NLL by {_pm(k5['nll_change_vs_k1'])} nats" in text
+    assert f"{k5['neg_elbo']['mean'] - k1['neg_elbo']['mean']:+.2f}: the model trades a looser ELBO" in text
+    # "trades a looser ELBO for a higher likelihood": true of the means, as the prose says it
+    # and of every seed, as the summary says it
+    for a, b in zip(k5["neg_elbo"]["per_seed"], k1["neg_elbo"]["per_seed"]):
+        assert a > b
+    for a, b in zip(k5["nll"]["per_seed"], k1["nll"]["per_seed"]):
+        assert a < b
+    assert f"all {k1['active_units']['mean']:.0f} dimensions are active in every model" in text
+    assert all(r["active_units"]["std"] == 0 for r in (k1, k5))
+
+
+def test_the_k50_row_is_quoted_as_run() -> None:
+    text = _markdown()
+    if not (RESULTS / "iwae_training_k50.json").exists():
+        assert r"$\mathcal L_{50}$ is not in the table" in text
+        return
+    k50 = benchmark_result("iwae_training_k50.json")["results"]["k=50"]
+    row = f"{_pm(k50['nll'])} | {_pm(k50['neg_elbo'])} | {_pm(k50['kl'])} |"
+    assert row in text, row
+    seeds = len(k50["nll"]["per_seed"])
+    if seeds < 3:
+        assert f"only {seeds} of the 3 seeds ran" in text
+
+
+def test_the_best_model_table_and_verdict_are_the_benchmarks() -> None:
+    best = benchmark_result("best_digits.json")
+    assert best["seeds"] == 3 and best["num_samples"] == 5000 and best["epochs"] is None
+    text = _markdown()
+    for name, row in best["results"].items():
+        line = f"| `{name}` | {_pm(row['neg_elbo'])} | {_pm(row['nll'])} | {row['source']} |"
+        assert line in text, line
+    anchor = best["anchor"]
+    assert f"| {anchor['neg_elbo']:.1f} | {anchor['nll']:.1f} |" in text
+    name = best["best"]
+    assert name == min(best["results"], key=lambda n: best["results"][n]["nll"]["mean"])
+    verdict = "meets" if best["best_meets_target"] else "misses"
+    assert f"The best is `{name}` at **{_pm(best['results'][name]['nll'])} nats**: it **{verdict}**" in text
+    assert best["best_meets_target"] == (best["results"][name]["nll"]["mean"] <= 91.5)
+
+
+def test_reused_rows_are_the_other_benchmarks_figures() -> None:
+    best = benchmark_result("best_digits.json")["results"]
+    iwae = benchmark_result("iwae_training.json")["results"]
+    assert best["plain"]["nll"] == iwae["k=1"]["nll"]
+    assert best["iwae_5"]["nll"] == iwae["k=5"]["nll"]
+    # the same recipe as learned_priors' standard-prior model, seed by seed: only the estimator's
+    # importance samples differ, and they move the NLL by less than 0.1 nat
+    standard = benchmark_result("learned_priors.json")["results"]["standard"]["nll"]["per_seed"]
+    assert all(abs(a - b) < 0.1 for a, b in zip(best["plain"]["nll"]["per_seed"], standard))
+    assert abs(statistics.fmean(best["plain"]["nll"]["per_seed"]) - best["plain"]["nll"]["mean"]) < 1e-3
+
+
+def test_why_the_target_is_missed_is_the_benchmarks() -> None:
+    best = benchmark_result("best_digits.json")
+    if best["best_meets_target"]:
+        return
+    results = best["results"]
+    b, plain = results[best["best"]], results["plain"]
+    text = _markdown()
+    assert f"The target is {b['nll']['mean'] - 91.5:.2f} nats below the best model" in text
+    # "no change of this part moved the plain VAE's NLL by as much as a nat downwards"
+    assert all(r["nll"]["mean"] > plain["nll"]["mean"] - 1 for r in results.values())
+    assert f"only {_pm(b['k500_minus_k5000'])} nats higher" in text
+    assert f"(the plain model's: {_pm(plain['k500_minus_k5000'])})" in text
+    assert 0 < b["k500_minus_k5000"]["mean"] < 0.5  # "nearly stopped moving"
+    assert f"is {_pm(b['train_nll_k500'])} nats, {_pm(b['test_minus_train'])} nats below its test NLL" in text
+    assert f"(plain: {_pm(plain['test_minus_train'])})" in text
+    assert 8 < b["test_minus_train"]["mean"] < 13 and 8 < plain["test_minus_train"]["mean"] < 13  # "some ten nats"
