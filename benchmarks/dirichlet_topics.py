@@ -1,9 +1,11 @@
 """Benchmark: chapter 11's topic models and parts models, run as the chapter runs them, for many runs.
 
-Chapter 11 (*The Dirichlet VAE*) trains, in one run, a Dirichlet VAE and a logistic-normal
-("gaussian") VAE with the same mixture decoder on an LDA corpus drawn from known topics, from two
-seeds each, and keeps per latent the seed with the better validation ELBO; then it trains both
-latents as "parts" models on the digits. What one run shows depends on the run. This script
+Chapter 11 (*The Dirichlet VAE*) trains, in one run, a Dirichlet VAE and two logistic-normal
+VAEs with the same mixture decoder on an LDA corpus drawn from known topics, from two seeds each,
+and keeps per latent the seed with the better validation ELBO; then it trains the three latents as
+"parts" models on the digits. The logistic normals differ in their prior over z: N(0, I)
+("gaussian") or the Laplace approximation of the Dirichlet prior in the softmax basis ("laplace",
+Srivastava & Sutton 2017's ProdLDA prior, ``dirichlet_to_logistic_normal``). What one run shows depends on the run. This script
 repeats those sections for runs ``0 .. --runs - 1``, exactly as the chapter does with
 ``VAE_EDU_SEED`` set to the run (the same corpus, seeds and training), and reports per run
 
@@ -11,18 +13,24 @@ repeats those sections for runs ``0 .. --runs - 1``, exactly as the chapter does
   test -ELBO, and which seed the validation ELBO keeps;
 * the references: one merged pair of topics and random topics;
 * for the kept models, the mean total-variation distance of the inferred proportions (topics
-  matched with ``match_topics``) to the true ones, and the paired difference Dirichlet - Gaussian
-  with its standard error;
+  matched with ``match_topics``) to the true ones, and the paired differences Dirichlet - Gaussian,
+  Laplace - Gaussian and Dirichlet - Laplace with their standard errors;
 * for the digits' parts models: the effective number of parts of each latent and the paired test
-  ELBO difference Gaussian - Dirichlet, with standard errors.
+  ELBO differences Gaussian - Dirichlet and Laplace - Dirichlet (and Gaussian - Laplace), with
+  standard errors.
+
+The counts of issue 13 (Dirichlet against Gaussian) are computed as before; the "laplace" latent
+is trained after the other two in each section, so their figures do not move.
+``benchmarks/results/dirichlet_topics.json`` is a 10-run run from before the "laplace" latent was
+added; ``dirichlet_topics_laplace.json`` is the 3-run run with it (issue 16).
 
 Prints one line per run and, as its LAST line, one JSON object with every figure and the counts
 the chapter quotes.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/dirichlet_topics.py             # runs 0..9, about 6 min CPU
-    OMP_NUM_THREADS=1 python benchmarks/dirichlet_topics.py --runs 3
+    OMP_NUM_THREADS=1 python benchmarks/dirichlet_topics.py             # runs 0..9, about 10 min CPU
+    OMP_NUM_THREADS=1 python benchmarks/dirichlet_topics.py --runs 3    # dirichlet_topics_laplace.json, about 3 min CPU
 """
 
 from __future__ import annotations
@@ -43,7 +51,8 @@ from vae_edu.estimators import mc_mean
 from vae_edu.models.dirichlet import DirichletVAE, DirichletVAEConfig
 from vae_edu.train import fit
 
-LATENTS = ("dirichlet", "gaussian")
+LATENTS = ("dirichlet", "gaussian", "laplace")
+PAIR = ("dirichlet", "gaussian")  # the comparison of issue 13
 SEEDS = (0, 1)  # the chapter's two seeds per latent (labels; run_seed shifts them)
 THRESHOLD = 0.95  # the chapter's "recovers the topics"
 
@@ -105,8 +114,10 @@ def topic_run(run: int, epochs: int = 60) -> dict[str, object]:
                 "is_best_score": out[f"{latent}_{kept}"]["score"] == out[f"{latent}_{best}"]["score"],
                 "tv": round(float(tvs[latent].mean()), 4),
             }
-        d, se = mc_mean(tvs["dirichlet"] - tvs["gaussian"])
-        out["tv_diff"] = {"mean": round(float(d), 4), "se": round(float(se), 4)}
+        for key, (a, b) in {"tv_diff": PAIR, "tv_diff_laplace_gaussian": ("laplace", "gaussian"),
+                            "tv_diff_dirichlet_laplace": ("dirichlet", "laplace")}.items():
+            d, se = mc_mean(tvs[a] - tvs[b])
+            out[key] = {"mean": round(float(d), 4), "se": round(float(se), 4)}
     return out
 
 
@@ -131,9 +142,61 @@ def parts_run(run: int, epochs: int = 60) -> dict[str, object]:
                                        generator=torch.Generator().manual_seed(vae_edu.run_seed(7))).double()
         out[f"effective_{latent}"] = {"mean": round(float(eff), 3), "se": round(float(eff_se), 3)}
         out[f"test_neg_elbo_{latent}"] = round(float(-elbos[latent].mean()), 3)
-    d, se = mc_mean(elbos["gaussian"] - elbos["dirichlet"])
-    out["elbo_diff"] = {"mean": round(float(d), 3), "se": round(float(se), 3)}
+    for key, (a, b) in {"elbo_diff": ("gaussian", "dirichlet"), "elbo_diff_laplace": ("laplace", "dirichlet"),
+                        "elbo_diff_gaussian_laplace": ("gaussian", "laplace")}.items():
+        d, se = mc_mean(elbos[a] - elbos[b])
+        out[key] = {"mean": round(float(d), 3), "se": round(float(se), 3)}
     return out
+
+
+def _significant(diff: dict[str, float], sign: int) -> bool:
+    """``diff`` (mean, se) has the sign ``sign`` by more than 4 standard errors."""
+    return sign * diff["mean"] > 4 * diff["se"]
+
+
+def _laplace_counts(runs: list[dict]) -> dict[str, object]:
+    """How the Laplace-prior logistic normal compares with the other two latents, run by run."""
+    def test_elbo(r: dict, lat: str) -> float:  # the kept seed's test -ELBO
+        return r[f"{lat}_{r[f'kept_{lat}']['seed']}"]["test_neg_elbo"]
+
+    recovered = {lat: [r for r in runs if r[f"kept_{lat}"]["score"] >= THRESHOLD] for lat in LATENTS}
+    lap_and_gauss = [r for r in recovered["laplace"] if r in recovered["gaussian"]]
+    lap_and_dir = [r for r in recovered["laplace"] if r in recovered["dirichlet"]]
+    return {
+        "kept_test_neg_elbo_below_gaussian": sum(test_elbo(r, "laplace") < test_elbo(r, "gaussian") for r in runs),
+        "kept_test_neg_elbo_diff_gaussian_range": [
+            round(min(test_elbo(r, "gaussian") - test_elbo(r, "laplace") for r in runs), 3),
+            round(max(test_elbo(r, "gaussian") - test_elbo(r, "laplace") for r in runs), 3)],
+        "recovered_dirichlet_below_kept_laplace": sum(
+            test_elbo(r, "dirichlet") < test_elbo(r, "laplace") for r in recovered["dirichlet"]),
+        "runs_laplace_and_gaussian_recover": len(lap_and_gauss),
+        "runs_laplace_tv_smaller_than_gaussian": sum(_significant(r["tv_diff_laplace_gaussian"], -1)
+                                                     for r in lap_and_gauss),
+        "runs_laplace_tv_larger_than_gaussian": sum(_significant(r["tv_diff_laplace_gaussian"], 1)
+                                                    for r in lap_and_gauss),
+        "runs_laplace_and_dirichlet_recover": len(lap_and_dir),
+        "runs_dirichlet_tv_smaller_than_laplace": sum(_significant(r["tv_diff_dirichlet_laplace"], -1)
+                                                      for r in lap_and_dir),
+        "runs_dirichlet_tv_larger_than_laplace": sum(_significant(r["tv_diff_dirichlet_laplace"], 1)
+                                                     for r in lap_and_dir),
+        "runs_parts_laplace_elbo_better_than_dirichlet": sum(_significant(r["elbo_diff_laplace"], 1) for r in runs),
+        "runs_parts_gaussian_elbo_better_than_laplace": sum(
+            _significant(r["elbo_diff_gaussian_laplace"], 1) for r in runs),
+        "runs_parts_laplace_elbo_better_than_gaussian": sum(
+            _significant(r["elbo_diff_gaussian_laplace"], -1) for r in runs),
+        "parts_elbo_diff_laplace_range": [min(r["elbo_diff_laplace"]["mean"] for r in runs),
+                                          max(r["elbo_diff_laplace"]["mean"] for r in runs)],
+        "parts_elbo_diff_gaussian_laplace_range": [min(r["elbo_diff_gaussian_laplace"]["mean"] for r in runs),
+                                                   max(r["elbo_diff_gaussian_laplace"]["mean"] for r in runs)],
+        "runs_parts_laplace_sparser_than_gaussian": sum(
+            r["effective_gaussian"]["mean"] - r["effective_laplace"]["mean"]
+            > 4 * (r["effective_gaussian"]["se"] ** 2 + r["effective_laplace"]["se"] ** 2) ** 0.5 for r in runs),
+        "runs_parts_dirichlet_sparser_than_laplace": sum(
+            r["effective_laplace"]["mean"] - r["effective_dirichlet"]["mean"]
+            > 4 * (r["effective_laplace"]["se"] ** 2 + r["effective_dirichlet"]["se"] ** 2) ** 0.5 for r in runs),
+        "parts_effective_range": [min(r["effective_laplace"]["mean"] for r in runs),
+                                  max(r["effective_laplace"]["mean"] for r in runs)],
+    }
 
 
 def main() -> None:
@@ -151,7 +214,9 @@ def main() -> None:
         print(f"run {run}: {scores}; merged {r['score_merged']:.3f}; kept TV diff "
               f"{r['tv_diff']['mean']:+.3f} ± {r['tv_diff']['se']:.3f}; parts: effective "
               f"{r['effective_dirichlet']['mean']:.2f} vs {r['effective_gaussian']['mean']:.2f}, "
-              f"ELBO diff {r['elbo_diff']['mean']:.2f} ± {r['elbo_diff']['se']:.2f}; "
+              f"ELBO diff {r['elbo_diff']['mean']:.2f} ± {r['elbo_diff']['se']:.2f}; laplace: effective "
+              f"{r['effective_laplace']['mean']:.2f}, ELBO - Dirichlet's {r['elbo_diff_laplace']['mean']:.2f} "
+              f"± {r['elbo_diff_laplace']['se']:.2f}; "
               f"{time.process_time() - cpu:.0f} s CPU so far", flush=True)
     counts: dict[str, object] = {}
     for latent in LATENTS:
@@ -174,7 +239,7 @@ def main() -> None:
         < min(r[f"gaussian_{s}"]["test_neg_elbo"] for s in SEEDS) for r in kept_ok)
     failed = [r[f"dirichlet_{s}"]["score"] for r in runs for s in SEEDS if r[f"dirichlet_{s}"]["score"] < THRESHOLD]
     counts["failed_dirichlet_score_range"] = [min(failed), max(failed)] if failed else None
-    both = [r for r in runs if all(r[f"kept_{lat}"]["score"] >= THRESHOLD for lat in LATENTS)]
+    both = [r for r in runs if all(r[f"kept_{lat}"]["score"] >= THRESHOLD for lat in PAIR)]
     counts["runs_both_kept_recover"] = len(both)
     counts["runs_both_recover_dirichlet_tv_smaller"] = sum(
         r["tv_diff"]["mean"] < -4 * r["tv_diff"]["se"] for r in both)
@@ -185,6 +250,7 @@ def main() -> None:
         for r in runs)
     counts["parts_elbo_diff_range"] = [min(r["elbo_diff"]["mean"] for r in runs),
                                        max(r["elbo_diff"]["mean"] for r in runs)]
+    counts["laplace"] |= _laplace_counts(runs)
     report = {
         "benchmark": "dirichlet_topics",
         "runs": args.runs,

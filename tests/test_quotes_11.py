@@ -100,3 +100,69 @@ def test_the_chapter_quotes_the_proportions_and_parts_figures(run: dict) -> None
     significant = sum(r["elbo_diff"]["mean"] > 4 * r["elbo_diff"]["se"] for r in run["per_run"])
     assert (f"from {lo:.1f} to {hi:.1f} nats over the benchmark's {runs} runs, more than 4 standard errors of the "
             f"paired difference in {significant} of them") in text
+
+
+# ---------------------------------------------------------------- the Laplace-prior baseline (issue 16)
+@pytest.fixture(scope="module")
+def laplace_run() -> dict:
+    return benchmark_result("dirichlet_topics_laplace.json")
+
+
+def test_the_laplace_run_trained_the_three_latents_as_the_chapter_describes(laplace_run: dict) -> None:
+    import torch
+
+    from vae_edu.dirichlet import dirichlet_to_logistic_normal
+
+    r = laplace_run
+    assert r["benchmark"] == "dirichlet_topics" and r["epochs"] == 60 and r["threshold"] == 0.95
+    assert [x["run"] for x in r["per_run"]] == list(range(r["runs"]))
+    assert all(f"laplace_{s}" in x for x in r["per_run"] for s in (0, 1))
+    text = _markdown()
+    assert f"for runs 0 to {r['runs'] - 1} (`--runs {r['runs']}`" in text
+    # the priors the text names: N(0, 4I) for alpha_p = 0.2, K = 5 and N(0, 9I) for alpha_p = 0.1, K = 10
+    for alpha_p, k, var in ((0.2, 5, 4.0), (0.1, 10, 9.0)):
+        mu, log_var = dirichlet_to_logistic_normal(torch.full((k,), alpha_p, dtype=torch.float64))
+        assert torch.allclose(mu, torch.zeros(k, dtype=torch.float64))
+        assert torch.allclose(log_var.exp(), torch.full((k,), var, dtype=torch.float64))
+    assert "that is $\\mathcal{N}(0, 4I)$, for the parts' $\\alpha_p = 0.1$ and $K = 10$ it is $\\mathcal{N}(0, 9I)$" in text
+
+
+def test_the_chapter_quotes_the_laplace_baseline_on_topics(laplace_run: dict) -> None:
+    c, n = laplace_run["counts"], laplace_run["runs"]
+    lap = c["laplace"]
+    text = _markdown()
+    assert (f"recovered the topics from {lap['seeds_recovering']} of {lap['seeds']} seeds (the $\\mathcal{{N}}(0, I)$ one "
+            f"from {c['gaussian']['seeds_recovering']} of {c['gaussian']['seeds']}, the Dirichlet VAE from "
+            f"{c['dirichlet']['seeds_recovering']} of {c['dirichlet']['seeds']} in these runs)") in text
+    lo, hi = lap["kept_test_neg_elbo_diff_gaussian_range"]
+    assert lo > 0  # "lower ... by lo to hi nats"
+    assert (f"than the $\\mathcal{{N}}(0, I)$ one in {lap['kept_test_neg_elbo_below_gaussian']} of {n} runs, "
+            f"by {lo:.1f} to {hi:.1f} nats") in text
+    assert lap["recovered_dirichlet_below_kept_laplace"] == c["dirichlet"]["kept_recovering"]
+    assert f"in each of the {c['dirichlet']['kept_recovering']} runs in which it had recovered the topics" in text
+    # "recovers the topics as reliably as N(0, I)" (the summary)
+    assert lap["seeds_recovering"] == c["gaussian"]["seeds_recovering"]
+
+
+def test_the_chapter_quotes_the_laplace_baseline_on_proportions_and_parts(laplace_run: dict) -> None:
+    lap, runs = laplace_run["counts"]["laplace"], laplace_run["per_run"]
+    text = _markdown()
+    assert (f"baseline's in {lap['runs_laplace_tv_smaller_than_gaussian']} of {lap['runs_laplace_and_gaussian_recover']} "
+            "runs (by more than 4 standard errors") in text
+    assert lap["runs_laplace_tv_larger_than_gaussian"] == 0
+    # "not measurably farther than the Dirichlet's (within 4 standard errors)" in every run both recovered
+    assert lap["runs_dirichlet_tv_smaller_than_laplace"] == 0
+    assert f"in the {lap['runs_laplace_and_dirichlet_recover']} runs in which both it and the Dirichlet VAE" in text
+    eff_lap = [r["effective_laplace"]["mean"] for r in runs]
+    eff_dir = [r["effective_dirichlet"]["mean"] for r in runs]
+    eff_gauss = [r["effective_gaussian"]["mean"] for r in runs]
+    assert (f"it used {min(eff_lap):.1f} to {max(eff_lap):.1f} parts per image (the Dirichlet VAE "
+            f"{min(eff_dir):.1f} to {max(eff_dir):.1f}, the $\\mathcal{{N}}(0, I)$ latent about 4)") in text
+    assert all(3.5 < e < 4.5 for e in eff_gauss)
+    assert lap["runs_parts_laplace_sparser_than_gaussian"] == laplace_run["runs"]
+    glo, ghi = lap["parts_elbo_diff_gaussian_laplace_range"]
+    assert lap["runs_parts_gaussian_elbo_better_than_laplace"] == laplace_run["runs"]
+    assert f"its test $-\\mathrm{{ELBO}}$ was {glo:.1f} to {ghi:.1f} nats higher than the $\\mathcal{{N}}(0, I)$" in text
+    dlo, dhi = lap["parts_elbo_diff_laplace_range"]  # Laplace minus Dirichlet ELBO
+    assert dlo < 0 < dhi
+    assert f"between {dhi:.1f} nats lower and {-dlo:.1f} nats higher than the Dirichlet VAE's" in text
