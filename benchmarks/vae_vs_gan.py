@@ -17,12 +17,19 @@ this CPU) and runs 1, 2, ... are what a reader sees with another seed.
   -ELBO and NLL (k = 500), the training CPU times, and Exercise 4's replayed training
   digits.
 
+* **Toy budgets** (``--budgets 50,200,800``, with ``--budget-runs``): is the toy section's
+  50-epoch budget a comparison of converged models or of speeds of convergence? Runs 0,
+  1, ... of the toy section (model seed 0), trained again with each budget in epochs
+  (everything else as in the chapter), with the toy figures above plus the VAE's final
+  validation -ELBO. Its JSON is kept as ``vae_vs_gan_budgets.json``.
+
 Prints one line per run and, as its LAST line, one JSON object with every figure.
 
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/vae_vs_gan.py     # 10 toy runs, 10 digit runs
     OMP_NUM_THREADS=1 python benchmarks/vae_vs_gan.py --toy-runs 1 --digit-runs 1
+    OMP_NUM_THREADS=1 python benchmarks/vae_vs_gan.py --budgets 50,200,800 --budget-runs 3
 """
 
 from __future__ import annotations
@@ -94,8 +101,10 @@ def _mode_stats(x: torch.Tensor, centres: torch.Tensor) -> dict[str, object]:
     }
 
 
-def toy_run(run: int) -> list[dict[str, object]]:
-    """The chapter's toy section as run ``run``: one dict per model seed."""
+def toy_run(run: int, epochs: int = TOY["epochs"],
+            seeds: tuple[int, ...] = TOY_SEEDS) -> list[dict[str, object]]:
+    """The chapter's toy section as run ``run``: one dict per model seed (``epochs``: the
+    budget of both models, the chapter's 50 by default)."""
     _select_run(run)
     rs = vae_edu.run_seed
     toy_train = make_gaussian_mixture_2d(2000, "ring", std=STD, generator=_generator(0))
@@ -104,20 +113,20 @@ def toy_run(run: int) -> list[dict[str, object]]:
     centres, k = toy_train.centres, toy_train.centres.shape[0]  # (8, 2)
     log_p_data_test = gaussian_mixture_2d_log_prob(toy_test.x, centres, STD)  # (1000,)
     out = []
-    for seed in TOY_SEEDS:
+    for seed in seeds:
         cpu = time.process_time()
         torch.manual_seed(rs(seed))
         gan = GAN(GANConfig(x_dim=2, z_dim=TOY["z_dim"], hidden=TOY["hidden"],
                             output="linear"))
-        fit_gan(gan, toy_train.x, epochs=TOY["epochs"], batch_size=TOY["batch_size"],
+        fit_gan(gan, toy_train.x, epochs=epochs, batch_size=TOY["batch_size"],
                 lr=TOY["lr"], seed=rs(seed))
         torch.manual_seed(rs(seed))
         config = VAEConfig(x_dim=2, z_dim=TOY["z_dim"], hidden=TOY["hidden"],
                            likelihood="gaussian", decoder_dropout=0.0)
         vae = VAE.from_config(config)
-        fit(vae, toy_train.x, toy_val.x, epochs=TOY["epochs"],
-            batch_size=TOY["batch_size"], lr=TOY["lr"], optimizer="adam", patience=None,
-            seed=rs(seed), progress=False)
+        history = fit(vae, toy_train.x, toy_val.x, epochs=epochs,
+                      batch_size=TOY["batch_size"], lr=TOY["lr"], optimizer="adam",
+                      patience=None, seed=rs(seed), progress=False)
         g = _generator(100 + seed)
         with torch.no_grad():
             z = vae.prior.sample(NUM_TOY_SAMPLES, g)  # (N, z_dim)
@@ -145,7 +154,46 @@ def toy_run(run: int) -> list[dict[str, object]]:
             "log_p_data_test": float(log_p_data_test.mean()),
             "cpu_seconds": time.process_time() - cpu,
         })
+        if epochs != TOY["epochs"] or seeds != TOY_SEEDS:  # the budget study only
+            val = history.val_loss  # -ELBO per validation point after each epoch
+            out[-1] |= {"vae_val_neg_elbo": val[-1],
+                        # 50 epochs before the end (the first epoch's for budget <= 50)
+                        "vae_val_neg_elbo_50_epochs_before": val[max(len(val) - 51, 0)],
+                        "vae_best_val_neg_elbo": history.best_val_loss,
+                        "vae_best_epoch": history.best_epoch}
     return out
+
+
+def budgets_main(budgets: list[int], runs: int) -> None:
+    """The toy section trained with each budget, runs 0..runs-1 (model seed 0)."""
+    rows = {b: [] for b in budgets}
+    cpu = time.process_time()
+    for run in range(runs):
+        for b in budgets:
+            r = toy_run(run, epochs=b, seeds=(0,))[0]
+            rows[b].append(r)
+            print(f"budget {b} epochs, run {run}: GAN near {r['gan_near']:.3f}, "
+                  f"dropped {r['gan_dropped']}, log p_data {r['gan_log_p_data']:.2f}; "
+                  f"VAE x near {r['vae_x_near']:.3f}, mean near {r['vae_mean_near']:.3f}, "
+                  f"log p_data {r['vae_x_log_p_data']:.2f}, "
+                  f"decoder sd {r['vae_std_p_min']:.3f}-{r['vae_std_p_max']:.3f}, "
+                  f"val -ELBO {r['vae_val_neg_elbo']:.3f} (best "
+                  f"{r['vae_best_val_neg_elbo']:.3f} at {r['vae_best_epoch']}), "
+                  f"test gap {r['test_gap']:.2f} ± {r['test_gap_se']:.2f}; "
+                  f"{r['cpu_seconds']:.1f} s CPU", flush=True)
+    report = {
+        "benchmark": "vae_vs_gan --budgets",
+        "budgets": budgets, "runs": runs, "model_seed": 0,
+        "dropped_below": DROPPED,
+        "toy": {str(b): {key: _summary([float(r[key]) for r in rows[b]])
+                         for key in rows[b][0] if key not in ("run", "seed")}
+                for b in budgets},
+        "cpu_seconds": round(time.process_time() - cpu, 1),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+    }
+    print(json.dumps(report))
 
 
 def digits_run(run: int) -> dict[str, object]:
@@ -242,7 +290,14 @@ def main() -> None:
                         help="runs of the toy section (2 seeds each); default 10")
     parser.add_argument("--digit-runs", type=int, default=10,
                         help="runs of the digits section; default 10")
+    parser.add_argument("--budgets", type=str, default=None,
+                        help="comma-separated toy budgets in epochs: the budget study")
+    parser.add_argument("--budget-runs", type=int, default=3,
+                        help="runs of the budget study (model seed 0); default 3")
     args = parser.parse_args()
+    if args.budgets:
+        budgets_main([int(b) for b in args.budgets.split(",")], args.budget_runs)
+        return
     toy = []
     for run in range(args.toy_runs):
         for r in toy_run(run):

@@ -159,3 +159,53 @@ def test_no_benchmark_run_contradicts_what_the_chapter_asserts_for_every_run() -
             d = _per_seed(dig, f"{m}_nn_difference")[run]
             se = _per_seed(dig, f"{m}_nn_difference_se")[run]
             assert d_replay + 4 * se_replay < d - 4 * se
+
+
+def test_the_continuity_argument_quotes_how_much_each_model_maps_away_from_the_modes():
+    toy = _run()["toy"]
+    gan_away = 1 - toy["gan_near"]["mean"]
+    vae_means_away = 1 - toy["vae_mean_near"]["mean"]
+    assert 0.4 < gan_away < 0.6 and 0.6 < vae_means_away < 0.73  # "half", "two thirds"
+    quote = ("about half of the GAN's samples against two thirds of the VAE's means on "
+             "average")
+    assert quote in " ".join(_markdown().split()), f"chapter 09 should say {quote!r}"
+
+
+def _budget_row(budget: int, t: dict) -> str:
+    def mr(e: dict, d: int = 2) -> str:
+        return f"{e['mean']:.{d}f} ({e['min']:.{d}f} to {e['max']:.{d}f})"
+
+    return (f"| {budget} | {mr(t['gan_near'])} | {mr(t['gan_dropped'], 1)} | "
+            f"{mr(t['vae_x_near'])} | {mr(t['vae_mean_near'])} | "
+            f"{mr(t['vae_std_p_min'], 3)} | {mr(t['vae_val_neg_elbo'])} |")
+
+
+def test_the_chapter_quotes_the_budget_study():
+    run = benchmark_result("vae_vs_gan_budgets.json")
+    assert run["benchmark"] == "vae_vs_gan --budgets" and run["runs"] >= 3
+    text = _markdown()
+    assert f"--budgets {','.join(map(str, run['budgets']))}" in text
+    for budget in run["budgets"]:
+        row = _budget_row(budget, run["toy"][str(budget)])
+        assert row in text, f"chapter 09 should quote the budget row {row!r}"
+    t50, t250 = run["toy"]["50"], run["toy"]["250"]
+    flat = " ".join(text.split())
+    quotes = [
+        f"falls from about 0.10 to {t250['vae_std_p_min']['min']:.3f} to "
+        f"{t250['vae_std_p_min']['max']:.3f}",
+        f"shrinks from {t50['test_gap']['min']:.2f}-{t50['test_gap']['max']:.2f} nats to "
+        f"{t250['test_gap']['min']:.2f}-{t250['test_gap']['max']:.2f}",
+        f"epoch's ({t250['vae_best_val_neg_elbo']['min']:.2f} to "
+        f"{t250['vae_best_val_neg_elbo']['max']:.2f}) is well below where it ends",
+    ]
+    for quote in quotes:
+        assert quote in flat, f"chapter 09 should quote {quote!r}"
+    sd50 = t50["vae_std_p_min"]["per_seed"] + t50["vae_std_p_max"]["per_seed"]
+    assert 0.095 < min(sd50) and max(sd50) < 0.105  # "about 0.10"
+    for t in (t50, t250):  # "the order held at both budgets in every run"
+        for g, m, x in zip(t["gan_near"]["per_seed"], t["vae_mean_near"]["per_seed"],
+                           t["vae_x_near"]["per_seed"]):
+            assert g > m > x
+    for best, end in zip(t250["vae_best_val_neg_elbo"]["per_seed"],
+                         t250["vae_val_neg_elbo"]["per_seed"]):
+        assert end - best > 0.1  # "well below where it ends": not a plateau
