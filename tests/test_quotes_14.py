@@ -71,12 +71,24 @@ def test_the_k50_row_is_quoted_as_run() -> None:
     if not (RESULTS / "iwae_training_k50.json").exists():
         assert r"$\mathcal L_{50}$ is not in the table" in text
         return
-    k50 = benchmark_result("iwae_training_k50.json")["results"]["k=50"]
-    row = f"{_pm(k50['nll'])} | {_pm(k50['neg_elbo'])} | {_pm(k50['kl'])} |"
-    assert row in text, row
+    run = benchmark_result("iwae_training_k50.json")
+    k50, k1 = run["results"]["k=50"], benchmark_result("iwae_training.json")["results"]["k=1"]
     seeds = len(k50["nll"]["per_seed"])
+    # one run is quoted as its value, several as mean ± sd
+    fmt = _pm if seeds > 1 else (lambda e: f"{e['mean']:.2f}")
+    row = f"| {fmt(k50['nll'])} | {fmt(k50['neg_elbo'])} | {fmt(k50['kl'])} |"
+    assert row in text, row
     if seeds < 3:
         assert f"only {seeds} of the 3 seeds ran" in text
+        change = [a - b for a, b in zip(k50["nll"]["per_seed"], k1["nll"]["per_seed"])]
+        assert f"| {_list(change)} |" in text
+    if seeds == 1:  # "goes further in the same direction than seed 0's L_5 run"
+        k5 = benchmark_result("iwae_training.json")["results"]["k=5"]
+        nll, neg_elbo = k50["nll"]["mean"], k50["neg_elbo"]["mean"]
+        assert nll < k5["nll"]["per_seed"][0] and neg_elbo > k5["neg_elbo"]["per_seed"][0]
+        assert f"NLL {nll:.2f} against {k5['nll']['per_seed'][0]:.2f}" in text
+    assert run["epoch_cap"] == {"k_at_least": 50, "epochs": 120}
+    assert f"at most {run['epoch_cap']['epochs']} epochs" in text
 
 
 def test_the_best_model_table_and_verdict_are_the_benchmarks() -> None:
