@@ -166,3 +166,13 @@ def test_the_chapter_quotes_the_laplace_baseline_on_proportions_and_parts(laplac
     dlo, dhi = lap["parts_elbo_diff_laplace_range"]  # Laplace minus Dirichlet ELBO
     assert dlo < 0 < dhi
     assert f"between {dhi:.1f} nats lower and {-dlo:.1f} nats higher than the Dirichlet VAE's" in text
+
+
+def test_the_laplace_latent_meets_the_chapters_every_run_assert_in_every_benchmark_run(laplace_run: dict) -> None:
+    # the chapter's loop over LATENTS asserts, for the Laplace latent too: if a seed recovered the topics, the
+    # validation ELBO kept one that did
+    assert 'LATENTS = ("dirichlet", "gaussian", "laplace")' in _code()
+    for r in laplace_run["per_run"]:
+        for lat in ("dirichlet", "gaussian", "laplace"):
+            if max(r[f"{lat}_{s}"]["score"] for s in (0, 1)) >= laplace_run["threshold"]:
+                assert r[f"kept_{lat}"]["score"] >= laplace_run["threshold"], (r["run"], lat)
