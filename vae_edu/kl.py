@@ -9,6 +9,7 @@ Book: *The Gaussian KL, derived and checked* (Gaussians) and *The Dirichlet VAE*
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import Tensor
@@ -153,12 +154,13 @@ def kl_normal_full(mu_q: Tensor, cov_q: Tensor, mu_p: Tensor, cov_p: Tensor) -> 
 def kl_mvn(mu_q: Tensor, cov_q: Tensor, mu_p: Tensor, cov_p: Tensor) -> Tensor:
     """Deprecated: the old name of :func:`kl_normal_full` (the name beside ``log_normal_full``).
 
-    Returns :func:`kl_normal_full` of the same arguments. It does not warn yet, because
-    ``vae_edu.linear_gaussian_chain`` still calls it; it will raise a ``DeprecationWarning``
-    once nothing in the package does, and then be removed.
+    Returns :func:`kl_normal_full` of the same arguments, with a ``DeprecationWarning``; it
+    will be removed in a later release.
 
     Book: *The Gaussian KL, derived and checked*, "full covariance".
     """
+    warnings.warn("vae_edu.kl.kl_mvn is deprecated: call kl_normal_full (same arguments)",
+                  DeprecationWarning, stacklevel=2)
     return kl_normal_full(mu_q, cov_q, mu_p, cov_p)
 
 

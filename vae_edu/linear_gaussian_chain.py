@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from .distributions import log_normal_diag, log_normal_full, log_standard_normal, reparameterize
-from .kl import kl_mvn, kl_normal_normal, kl_normal_std_normal
+from .kl import kl_normal_full, kl_normal_normal, kl_normal_std_normal
 from .models.hierarchical import COMBINE, FirstLayerDecoder, HierarchicalPrior, LadderEncoder, split_z
 from .models.vae import VAE
 from .utils import check_event_shapes, check_int, check_tensor
@@ -416,4 +416,4 @@ class LinearGaussianChain:
         """
         mean_q, cov_q = (t.to(F64) for t in self.q_moments(mu_q2, log_var_q2, C, c, log_var_q1))
         mu, cov = (t.to(F64) for t in self.posterior(x))
-        return kl_mvn(mean_q, cov_q, mu, cov).to(self.dtype)
+        return kl_normal_full(mean_q, cov_q, mu, cov).to(self.dtype)
