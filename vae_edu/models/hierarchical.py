@@ -232,9 +232,12 @@ class LadderDraws:
 
     Attributes:
         z: ``[z_1, z_2]``, shape ``(K, B, z_dim)``.
-        log_q_1, log_q_2: $\log q(z_1|z_2, x)$ and $\log q(z_2|x)$, shape ``(K, B)``.
-        mu_q1, log_var_q1: $q(z_1|z_2, x)$ at the drawn $z_2$, shape ``(K, B, z1_dim)``.
-        mu_p1, log_var_p1: $p(z_1|z_2)$ at the drawn $z_2$, shape ``(K, B, z1_dim)``.
+        log_q_1: $\log q(z_1|z_2, x)$, shape ``(K, B)``.
+        log_q_2: $\log q(z_2|x)$, shape ``(K, B)``.
+        mu_q1: the mean of $q(z_1|z_2, x)$ at the drawn $z_2$, shape ``(K, B, z1_dim)``.
+        log_var_q1: its log-variance, shape ``(K, B, z1_dim)``.
+        mu_p1: the mean of $p(z_1|z_2)$ at the drawn $z_2$, shape ``(K, B, z1_dim)``.
+        log_var_p1: its log-variance, shape ``(K, B, z1_dim)``.
     """
 
     z: Tensor
@@ -255,8 +258,10 @@ class LadderPosterior:
     ``[z_1, z_2]``: $z_2$ first, then $z_1$ given it (so the noise for $z_2$ is drawn first).
 
     Attributes:
-        mu_q2, log_var_q2: $q(z_2|x)$, shape ``(B, z2_dim)``.
-        mu_hat_1, log_var_hat_1: the bottom-up message for $z_1$, shape ``(B, z1_dim)``.
+        mu_q2: the mean of $q(z_2|x)$, shape ``(B, z2_dim)``.
+        log_var_q2: the log-variance of $q(z_2|x)$, shape ``(B, z2_dim)``.
+        mu_hat_1: the mean of the bottom-up message for $z_1$, shape ``(B, z1_dim)``.
+        log_var_hat_1: the log-variance of that message, shape ``(B, z1_dim)``.
         prior: the :class:`HierarchicalPrior` whose top-down network is shared.
         combine: a key of :data:`COMBINE`, ``"precision"`` or ``"residual"``.
 
@@ -284,7 +289,7 @@ class LadderPosterior:
 
     @property
     def mean(self) -> Tensor:
-        r"""A point code: $[\mu_{q,1}(\hat\mu_2, x),\ \hat\mu_2]$, shape ``(B, z_dim)`` ($z_1$'s
+        r"""The point code $[\mu_{q,1}(\hat\mu_2, x),\ \hat\mu_2]$, shape ``(B, z_dim)`` ($z_1$'s
         conditional mean at $z_2$'s mean; not $\mathbb E_q[z_1]$ unless $\mu_{q,1}$ is linear in $z_2$)."""
         mu_q1 = self.conditional(self.mu_q2)[0]
         return torch.cat([mu_q1, self.mu_q2], dim=-1)
