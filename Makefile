@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make book   set up .venv and build the book into _build/html (warnings are errors)
-#   make test   set up .venv, build the book, then run every test (package + notebooks under nbval,
-#               and every chapter again as run 1 on torch's unvectorised kernels: tests/test_another_run_*.py)
+#   make test   set up .venv, build the book, then run every test (package + every chapter under nbval,
+#               executed as run 1 on torch's unvectorised kernels: notebooks/conftest.py)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,9 +11,9 @@ STAMP  := $(VENV)/.installed
 # as soon as the other core is busy (and pytest-xdist keeps it busy).
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
-# The committed outputs, and nbval's comparison with them, are run 0 (VAE_EDU_SEED unset), drawn by
-# the kernel's own inline backend: a caller's MPLBACKEND=Agg would execute the chapters without
-# their figures. tests/test_another_run_*.py set their own run (VAE_EDU_SEED=1).
+# The committed outputs are run 0 (VAE_EDU_SEED unset), drawn by the kernel's own inline backend:
+# a caller's MPLBACKEND=Agg would execute the chapters without their figures. Under pytest the
+# chapters' kernels get their own run (VAE_EDU_SEED=1, ATEN_CPU_CAPABILITY=default: notebooks/conftest.py).
 unexport VAE_EDU_SEED
 unexport MPLBACKEND
 

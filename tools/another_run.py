@@ -11,8 +11,9 @@ a fresh kernel whose environment sets
 * no ``MPLBACKEND``: the kernel's own inline backend, as in Jupyter.
 
 Nothing is compared with the committed outputs; the run passes when every cell runs, i.e. every
-assert of the chapter holds. The notebook file is not modified. ``tests/test_another_run_1.py`` and ``_2.py``
-runs every chapter this way inside ``make test``. By hand:
+assert of the chapter holds. The notebook file is not modified. Inside ``make test``, nbval runs every
+chapter in this environment (``notebooks/conftest.py``, run 1), and also compares the cells marked
+``NBVAL_CHECK_OUTPUT``. By hand, for any run:
 
     python tools/another_run.py notebooks/06_collapse_and_beta.ipynb            # run 1
     python tools/another_run.py --seed 2 --native notebooks/0*.ipynb           # run 2, this CPU's kernels
