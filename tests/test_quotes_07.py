@@ -58,9 +58,11 @@ def test_the_chapter_quotes_which_beta_scored_best(run: dict) -> None:
     assert quote in _cells("markdown"), f"chapter 07 should quote {quote!r}"
     # what the chapter reads from these figures
     g1, g4, g8 = (beta[f"G_beta{b}"] for b in ("1", "4", "8"))
-    assert abs(g4["mean"] - g1["mean"]) < g1["std"]  # a moderate beta does no better on average
+    # a moderate beta scores about the same as beta = 1 on average, well inside the spread
+    assert abs(g4["mean"] - g1["mean"]) < 0.5 * min(g1["std"], g4["std"])
     assert g8["mean"] < min(g1["mean"], g4["mean"])
-    assert min(g1["std"], g4["std"]) > 0.5 * max(g1["mean"], g4["mean"])  # spread ~ G itself
+    for g in (g1, g4):  # "the spread of G from run to run is about half of G itself"
+        assert 0.4 < g["std"] / g["mean"] < 0.7
 
 
 def test_the_chapter_s_code_comments_quote_the_benchmark(run: dict) -> None:
