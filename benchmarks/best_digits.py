@@ -11,6 +11,9 @@ weights as ``torch.manual_seed(seed)``, chapter 05's):
 * ``hierarchical``: :func:`~vae_edu.models.hierarchical.hierarchical_vae` (z_1 16, z_2 8, ladder);
 * ``iwae_k``: the plain model trained on $-\\mathcal L_k$ (``fit(objective="iwae", num_samples=k)``);
 * ``<variant>+iwae_k``: any of the above trained on $-\\mathcal L_k$ (e.g. ``vamp_100+iwae_5``).
+* ``<variant>/dropout_p``: any of the above with decoder dropout ``p`` instead of the book's 0.1
+  (e.g. ``mixture_50+iwae_5/dropout_0.3``): a stronger regulariser against the over-fitting that
+  ``test_minus_train`` measures.
 
 Rows another benchmark already measured with the same protocol (same seeds, split, k = 5000 and
 evaluation generator ``10_000 + seed``) are read from its JSON instead of trained again
@@ -73,12 +76,17 @@ def summary(values: list[float]) -> dict[str, object]:
 
 def build(variant: str, seed: int) -> tuple[VAE, int]:
     """The model of ``variant`` (its weights from ``vae_edu.setup(seed)``) and the k it trains with."""
-    base_name, _, iwae = variant.partition("+")
+    name, _, modifier = variant.partition("/")
+    base_name, _, iwae = name.partition("+")
     k = int(iwae.removeprefix("iwae_")) if iwae else 1
     if base_name.startswith("iwae_"):
         base_name, k = "plain", int(base_name.removeprefix("iwae_"))
-    vae_edu.setup(seed=seed)
     config = VAEConfig()
+    if modifier:
+        if not modifier.startswith("dropout_"):
+            raise ValueError(f"unknown modifier {modifier!r} in variant {variant!r} (known: dropout_p)")
+        config = VAEConfig(decoder_dropout=float(modifier.removeprefix("dropout_")))
+    vae_edu.setup(seed=seed)
     if base_name == "hierarchical":
         from vae_edu.models.hierarchical import hierarchical_vae  # noqa: PLC0415 (another chapter's part)
 

@@ -2,7 +2,8 @@
 
 ``tools/colab_env.py`` makes a new virtual environment holding only what Colab brings before a
 chapter runs (torch and ipykernel, at the versions ``requirements.txt`` pins), then runs chapters 04
-and 07 in it top to bottom, each with its own bootstrap cell unchanged: a dummy ``google.colab``
+and 07 in it top to bottom as run 1 (``VAE_EDU_SEED=1``, as nbval runs the other chapters; ``make
+test`` runs these two only here), each with its own bootstrap cell unchanged: a dummy ``google.colab``
 module makes that cell ``pip install "vae-edu @ git+<repository.url>"``, and git's ``insteadOf``
 sends the clone to this repository. Between them the two chapters import every dependency that
 ``pyproject.toml`` declares, so dropping one fails a chapter here (a test below checks that they
@@ -161,3 +162,14 @@ def test_every_import_of_the_package_and_the_chapters_is_declared(sim: colab_env
                     f"({sorted(PREINSTALLED)}) bring, not vae-edu's dependencies"
                 )
     assert not problems, "\n".join(problems)
+
+
+def test_make_test_runs_these_chapters_here_only_and_as_run_1() -> None:
+    # make test leaves the chapters of colab_env.CHAPTERS out of nbval (they run here instead): the
+    # list in the Makefile must be this one, or a chapter would run twice, or not at all
+    makefile = (ROOT / "Makefile").read_text()
+    line = next(line for line in makefile.splitlines() if line.startswith("COLAB_CHAPTERS :="))
+    assert tuple(line.partition(":=")[2].split()) == colab_env.CHAPTERS
+    assert "$(addprefix --ignore=,$(COLAB_CHAPTERS))" in makefile
+    env = colab_env.kernel_env(Path("/venv"), ROOT, "https://example.invalid/repo", {}, Path("/scratch"))
+    assert env["VAE_EDU_SEED"] == "1"  # the run nbval gives every other chapter
