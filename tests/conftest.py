@@ -66,3 +66,12 @@ def _assert_mc_agrees(
 @pytest.fixture
 def assert_mc_agrees() -> Callable[..., None]:
     return _assert_mc_agrees
+
+
+#: Test files that take minutes (a new virtual environment and two chapters run in it): collected
+#: first, so that pytest-xdist starts them first instead of leaving one worker alone at the end.
+LONGEST_FIRST = ("tests/test_colab_env.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))  # a stable sort
