@@ -209,3 +209,11 @@ def test_the_chapter_quotes_the_budget_study():
     for best, end in zip(t250["vae_best_val_neg_elbo"]["per_seed"],
                          t250["vae_val_neg_elbo"]["per_seed"]):
         assert end - best > 0.1  # "well below where it ends": not a plateau
+
+
+def test_the_gan_is_nearer_the_modes_with_every_seed_as_the_summary_says() -> None:
+    toy = _run()["toy"]
+    assert "with each of the benchmark's 20 seeds" in _markdown()
+    assert len(toy["gan_near"]["per_seed"]) == 20
+    for key in ("vae_x_near", "vae_mean_near"):
+        assert all(g > v for g, v in zip(toy["gan_near"]["per_seed"], toy[key]["per_seed"]))
