@@ -21,8 +21,8 @@ repeats those sections for runs ``0 .. --runs - 1``, exactly as the chapter does
 
 The counts of issue 13 (Dirichlet against Gaussian) are computed as before; the "laplace" latent
 is trained after the other two in each section, so their figures do not move.
-``benchmarks/results/dirichlet_topics.json`` is a 10-run run from before the "laplace" latent was
-added; ``dirichlet_topics_laplace.json`` is the 3-run run with it (issue 16).
+``benchmarks/results/dirichlet_topics.json`` is the 10-run run, all three latents; chapter 11 quotes
+it for both comparisons.
 
 Prints one line per run and, as its LAST line, one JSON object with every figure and the counts
 the chapter quotes.
@@ -30,7 +30,7 @@ the chapter quotes.
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/dirichlet_topics.py             # runs 0..9, about 10 min CPU
-    OMP_NUM_THREADS=1 python benchmarks/dirichlet_topics.py --runs 3    # dirichlet_topics_laplace.json, about 3 min CPU
+    OMP_NUM_THREADS=1 python benchmarks/dirichlet_topics.py --runs 2    # a quicker look, about 2 min CPU
 """
 
 from __future__ import annotations

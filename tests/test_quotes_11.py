@@ -104,8 +104,8 @@ def test_the_chapter_quotes_the_proportions_and_parts_figures(run: dict) -> None
 
 # ---------------------------------------------------------------- the Laplace-prior baseline (issue 16)
 @pytest.fixture(scope="module")
-def laplace_run() -> dict:
-    return benchmark_result("dirichlet_topics_laplace.json")
+def laplace_run(run: dict) -> dict:
+    return run  # the same 10-run benchmark trains the Laplace-prior latent beside the other two
 
 
 def test_the_laplace_run_trained_the_three_latents_as_the_chapter_describes(laplace_run: dict) -> None:
@@ -138,8 +138,9 @@ def test_the_chapter_quotes_the_laplace_baseline_on_topics(laplace_run: dict) ->
     assert lo > 0  # "lower ... by lo to hi nats"
     assert (f"than the $\\mathcal{{N}}(0, I)$ one in {lap['kept_test_neg_elbo_below_gaussian']} of {n} runs, "
             f"by {lo:.1f} to {hi:.1f} nats") in text
-    assert lap["recovered_dirichlet_below_kept_laplace"] == c["dirichlet"]["kept_recovering"]
-    assert f"in each of the {c['dirichlet']['kept_recovering']} runs in which it had recovered the topics" in text
+    below, kept = lap["recovered_dirichlet_below_kept_laplace"], c["dirichlet"]["kept_recovering"]
+    assert below > kept / 2  # "mostly"
+    assert f"in {below} of the {kept} runs in which it had recovered the topics" in text
     # "recovers the topics as reliably as N(0, I)" (the summary)
     assert lap["seeds_recovering"] == c["gaussian"]["seeds_recovering"]
 
@@ -148,17 +149,19 @@ def test_the_chapter_quotes_the_laplace_baseline_on_proportions_and_parts(laplac
     lap, runs = laplace_run["counts"]["laplace"], laplace_run["per_run"]
     text = _markdown()
     assert (f"baseline's in {lap['runs_laplace_tv_smaller_than_gaussian']} of {lap['runs_laplace_and_gaussian_recover']} "
-            "runs (by more than 4 standard errors") in text
+            "runs (by more than 4 standard errors of the paired difference; farther in none)") in text
     assert lap["runs_laplace_tv_larger_than_gaussian"] == 0
-    # "not measurably farther than the Dirichlet's (within 4 standard errors)" in every run both recovered
-    assert lap["runs_dirichlet_tv_smaller_than_laplace"] == 0
-    assert f"in the {lap['runs_laplace_and_dirichlet_recover']} runs in which both it and the Dirichlet VAE" in text
+    both = lap["runs_laplace_and_dirichlet_recover"]
+    farther, closer = lap["runs_dirichlet_tv_smaller_than_laplace"], lap["runs_dirichlet_tv_larger_than_laplace"]
+    assert (f"in the {both} runs in which both it and the Dirichlet VAE recovered the topics, measurably farther "
+            f"from them than the Dirichlet's in {farther} and measurably closer in {closer} (more than 4 standard "
+            f"errors either way); in the other {both - farther - closer} the two were within 4 standard errors") in text
     eff_lap = [r["effective_laplace"]["mean"] for r in runs]
     eff_dir = [r["effective_dirichlet"]["mean"] for r in runs]
     eff_gauss = [r["effective_gaussian"]["mean"] for r in runs]
     assert (f"it used {min(eff_lap):.1f} to {max(eff_lap):.1f} parts per image (the Dirichlet VAE "
-            f"{min(eff_dir):.1f} to {max(eff_dir):.1f}, the $\\mathcal{{N}}(0, I)$ latent about 4)") in text
-    assert all(3.5 < e < 4.5 for e in eff_gauss)
+            f"{min(eff_dir):.1f} to {max(eff_dir):.1f}, the $\\mathcal{{N}}(0, I)$ latent {min(eff_gauss):.1f} to "
+            f"{max(eff_gauss):.1f})") in text
     assert lap["runs_parts_laplace_sparser_than_gaussian"] == laplace_run["runs"]
     glo, ghi = lap["parts_elbo_diff_gaussian_laplace_range"]
     assert lap["runs_parts_gaussian_elbo_better_than_laplace"] == laplace_run["runs"]
