@@ -19,8 +19,8 @@ Rows another benchmark already measured with the same protocol (same seeds, spli
 evaluation generator ``10_000 + seed``) are read from its JSON instead of trained again
 (``--reuse``): ``iwae_training.json`` gives ``plain`` (its k = 1) and ``iwae_k``,
 ``learned_priors.json`` gives ``mixture_K`` and ``vamp_K``, ``hierarchical.json`` gives
-``hierarchical_<kind>`` (its residual, precision-weighted and warmed-up ladder models). Each row
-says where it came from.
+``hierarchical_<kind>`` (its residual, precision-weighted and warmed-up ladder models), and an
+earlier ``best_digits`` JSON gives the rows it trained itself. Each row says where it came from.
 
 For every model trained here, on the 447 test digits: the NLL with k = ``--num-samples`` (5000),
 the $-$ELBO (100 draws of z) and its KL term, and the active units; and three measurements that
@@ -49,8 +49,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -63,15 +61,11 @@ from vae_edu.estimators import log_likelihood
 from vae_edu.models import VAE, MixturePrior, VAEConfig, VampPrior
 from vae_edu.train import fit
 
+from _common import machine, summary
+
 TARGET_NLL = 91.5  # issue 17: a model with test NLL <= 91.5 nats (mean of 3 seeds)
 ANCHOR = {"source": "intro_dgm (Tomczak, Deep Generative Modeling code), plain VAE, as issue 17 quotes it",
           "neg_elbo": 97.0, "nll": 93.2}  # fmt: skip
-
-
-def summary(values: list[float]) -> dict[str, object]:
-    """Mean, standard deviation over seeds, and the per-seed values."""
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": round(statistics.fmean(values), 3), "std": round(std, 3), "per_seed": [round(v, 3) for v in values]}
 
 
 def build(variant: str, seed: int) -> tuple[VAE, int]:
@@ -153,12 +147,15 @@ def reused_rows(paths: list[str], seeds: int, num_samples: int) -> dict[str, dic
                 name = key
             elif report["benchmark"] == "hierarchical" and key != "plain":
                 name = f"hierarchical_{key}"
+            elif report["benchmark"] == "best_digits" and entry.get("source") == "trained here":
+                name = key
             else:
                 continue
             row = {f: entry[f] for f in ("nll", "neg_elbo", "kl", "active_units", "nll_k500", "train_nll_k500",
                                          "test_minus_train", "k500_minus_k5000") if f in entry}  # fmt: skip
             row |= {f: entry[f] for f in ("epochs", "best_epoch", "stop_reason") if f in entry}
-            rows[name] = row | {"source": Path(path).name + f" ({key})"}
+            source = Path(path).name if report["benchmark"] == "best_digits" else Path(path).name + f" ({key})"
+            rows[name] = row | {"source": source}
     return rows
 
 
@@ -167,7 +164,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...); default 3")
     parser.add_argument("--variants", default="plain,mixture_50,vamp_100,hierarchical,iwae_5,vamp_100+iwae_5",
                         help="comma-separated variants to train here")  # fmt: skip
-    parser.add_argument("--reuse", default="", help="comma-separated JSON results of iwae_training / learned_priors")
+    parser.add_argument("--reuse", default="", help="comma-separated JSON results of iwae_training / learned_priors / hierarchical / best_digits")
     parser.add_argument("--num-samples", type=int, default=5000, help="k for the test NLL; default 5000")
     parser.add_argument("--epochs", type=int, default=None, help="cap on epochs (smoke tests)")
     args = parser.parse_args()
@@ -208,9 +205,7 @@ def main() -> None:
         "target_nll": TARGET_NLL,
         "best_meets_target": bool(rows[best]["meets_target"]),
         "anchor": ANCHOR,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 

@@ -42,10 +42,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-import platform
-import statistics
 import time
 
 import torch
@@ -58,6 +57,8 @@ from vae_edu.models import VAE, Encoder, StandardNormalPrior, VAEConfig
 from vae_edu.models.autoregressive import AutoregressiveDecoder
 from vae_edu.train import fit
 from vae_edu.utils import RUN_ENV
+
+from _common import machine, summary
 
 SMALL = VAEConfig(hidden=64, decoder_dropout=0.0)
 RECIPE = dict(
@@ -85,13 +86,7 @@ NLL_MODELS = [("factorised", "beta 1"), ("MADE AR", "beta 1"), ("MADE AR", "beta
 NLL_SAMPLES = 200
 
 
-def _summary(values: list[float]) -> dict[str, object]:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {
-        "mean": round(statistics.fmean(values), 3), "std": round(std, 3),
-        "min": round(min(values), 3), "max": round(max(values), 3),
-        "per_run": [round(v, 3) for v in values],
-    }
+_summary = functools.partial(summary, per="per_run", extremes=True)  # as this benchmark's JSON has it
 
 
 def _model(decoder: str) -> VAE:
@@ -222,9 +217,7 @@ def main_converged(runs: int) -> None:
         "results": {key: _summary([f[key] for f in per_run]) for key in per_run[0]},
         "seconds": round(time.perf_counter() - wall, 1),
         "cpu_seconds": round(time.process_time() - cpu, 1),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 
@@ -271,9 +264,7 @@ def main() -> None:
         "results": {key: _summary([f[key] for f in per_run]) for key in per_run[0]},
         "seconds": round(time.perf_counter() - wall, 1),
         "cpu_seconds": round(time.process_time() - cpu, 1),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 

@@ -1,4 +1,4 @@
-"""Benchmark: does the CVAE draw the digit it is asked for? Chapter 08's test, N runs.
+r"""Benchmark: does the CVAE draw the digit it is asked for? Chapter 08's test, N runs.
 
 Chapter 08 trains two CVAEs on the digits (``z_dim`` 2 and 16, ``decoder_dropout=0.0``,
 ``fit``'s defaults) and asks a classifier trained on the real training digits (an RBF
@@ -38,10 +38,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-import platform
-import statistics
 import time
 
 import torch
@@ -55,19 +54,13 @@ from vae_edu.models.cvae import CVAE
 from vae_edu.sample_quality import fit_digit_classifier
 from vae_edu.train import fit
 
+from _common import machine, summary
+
 TARGET = 0.9  # the share of every class's samples the classifier must recognise
 N_PER_CLASS = 200
 
 
-def _summary(values: list[float], digits: int = 4) -> dict[str, object]:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {
-        "mean": round(statistics.fmean(values), digits),
-        "std": round(std, digits),
-        "min": round(min(values), digits),
-        "max": round(max(values), digits),
-        "per_run": [round(v, digits) for v in values],
-    }
+_summary = functools.partial(summary, digits=4, per="per_run", extremes=True)  # as this benchmark's JSON has it
 
 
 def within_class_correlation(a: torch.Tensor, b: torch.Tensor,
@@ -192,9 +185,7 @@ def main() -> None:
         "samples_per_class": N_PER_CLASS,
         "results": {key: _summary([r[key] for r in runs]) for key in runs[0]},
         "cpu_seconds": round(time.process_time() - start, 1),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 

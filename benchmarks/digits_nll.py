@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
 import time
 
 import torch
@@ -33,12 +31,9 @@ from vae_edu.estimators import log_likelihood
 from vae_edu.models import VAE, VAEConfig
 from vae_edu.train import fit, mean_negative_elbo
 
+from _common import machine, summary
+
 TARGETS = {"nll": 93.0, "train_seconds": 30.0, "eval_seconds": 10.0}
-
-
-def _summary(values: list[float]) -> dict[str, object]:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": round(statistics.fmean(values), 3), "std": round(std, 3), "per_seed": [round(v, 3) for v in values]}
 
 
 def run(seed: int, num_samples: int, fit_kwargs: dict, config_kwargs: dict) -> dict[str, float]:
@@ -87,7 +82,7 @@ def main() -> None:
             f"({result['eval_cpu_seconds']:.1f} s CPU)",
             flush=True,
         )
-    figures = {key: _summary([r[key] for r in runs]) for key in runs[0] if key not in ("epochs", "best_epoch")}
+    figures = {key: summary([r[key] for r in runs]) for key in runs[0] if key not in ("epochs", "best_epoch")}
     report = {
         "benchmark": "digits_nll",
         "model": f"VAE.from_config({VAEConfig(**config_kwargs)})",
@@ -108,9 +103,7 @@ def main() -> None:
             "train_seconds": max(r["train_cpu_seconds"] for r in runs) <= TARGETS["train_seconds"],
             "eval_seconds": max(r["eval_cpu_seconds"] for r in runs) <= TARGETS["eval_seconds"],
         },
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 

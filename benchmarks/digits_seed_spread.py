@@ -32,8 +32,8 @@ Book: *Training a VAE on digits* (section *Seeds: how much do these numbers move
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import platform
 import statistics
 import time
 
@@ -45,10 +45,10 @@ from vae_edu.estimators import iwae_bound, log_likelihood, mc_mean
 from vae_edu.models import VAE, VAEConfig
 from vae_edu.train import fit
 
+from _common import machine, summary
 
-def _summary(values: list[float]) -> dict[str, object]:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": round(statistics.fmean(values), 4), "std": round(std, 4), "per_seed": [round(v, 4) for v in values]}
+
+_summary = functools.partial(summary, digits=4)  # as this benchmark's JSON has it
 
 
 def run(seed: int, num_samples: int, decoder_dropout: float | None = None) -> dict[str, object]:
@@ -128,9 +128,7 @@ def main() -> None:
         "best_epoch": [r["best_epoch"] for r in runs],
         "stop_reason": [r["stop_reason"] for r in runs],
         "nll_std_over_se": round(nll_std / se_mean, 1),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 

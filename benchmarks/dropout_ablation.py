@@ -20,18 +20,17 @@ Book: *Training a VAE on digits* (section *Seeds: how much do these numbers move
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import platform
-import statistics
 import time
 
 import torch
 from digits_seed_spread import run  # benchmarks/ is on sys.path when this file is run
 
+from _common import machine, summary
 
-def _summary(values: list[float]) -> dict[str, object]:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": round(statistics.fmean(values), 4), "std": round(std, 4), "per_seed": [round(v, 4) for v in values]}
+
+_summary = functools.partial(summary, digits=4)  # as this benchmark's JSON has it
 
 
 def main() -> None:
@@ -77,9 +76,7 @@ def main() -> None:
         "arms": arms,
         "difference_high_minus_low": difference,
         "cpu_seconds": round(time.process_time() - cpu, 1),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 

@@ -24,11 +24,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
 import platform
-import statistics
 import time
 
 import torch
@@ -42,19 +42,13 @@ from vae_edu.latent import elbo_surgery
 from vae_edu.models import VAE, VAEConfig
 from vae_edu.train import fit
 
+from _common import summary
+
 N_SE = 4  # the chapter's number of standard errors
 NUM_DRAWS = 4  # K, draws of z per training image
 
 
-def _summary(values: list[float], digits: int = 3) -> dict[str, object]:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {
-        "mean": round(statistics.fmean(values), digits),
-        "std": round(std, digits),
-        "min": round(min(values), digits),
-        "max": round(max(values), digits),
-        "per_run": [round(v, digits) for v in values],
-    }
+_summary = functools.partial(summary, per="per_run", extremes=True)  # as this benchmark's JSON has it
 
 
 def measure(data) -> dict[str, float]:

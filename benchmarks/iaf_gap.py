@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 
@@ -48,12 +47,9 @@ from vae_edu.models import VAE, Decoder, IAFEncoder, StandardNormalPrior, VAECon
 from vae_edu.proposals import log_likelihood_defensive
 from vae_edu.train import fit, mean_negative_elbo
 
+from _common import machine, summary
+
 TARGETS = {"gap_reduction": 1.0}  # issue 6: the IAF-VAE's gap at least 1 nat smaller than the plain VAE's
-
-
-def _summary(values: list[float]) -> dict[str, object]:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": round(statistics.fmean(values), 3), "std": round(std, 3), "per_seed": [round(v, 3) for v in values]}
 
 
 def run(kind: str, seed: int, z_dim: int, args: argparse.Namespace) -> dict[str, float]:
@@ -117,15 +113,15 @@ def main() -> None:
                     flush=True,
                 )
         entry: dict[str, object] = {
-            kind: {key: _summary([r[key] for r in runs]) for key in runs[0] if key != "epochs"}
+            kind: {key: summary([r[key] for r in runs]) for key in runs[0] if key != "epochs"}
             | {"epochs": [r["epochs"] for r in runs]}
             for kind, runs in per_kind.items()
         }
         reductions = [v["gap"] - i["gap"] for v, i in zip(per_kind["vae"], per_kind["iaf"])]
         for key in ("nll", "nll_defensive"):  # the IAF-VAE's NLL minus the plain VAE's, per seed
             deficits = [i[key] - v[key] for v, i in zip(per_kind["vae"], per_kind["iaf"])]
-            entry[f"iaf_minus_vae_{key}"] = _summary(deficits)
-        entry["gap_reduction"] = _summary(reductions)
+            entry[f"iaf_minus_vae_{key}"] = summary(deficits)
+        entry["gap_reduction"] = summary(reductions)
         entry["meets_gap_reduction"] = statistics.fmean(reductions) >= TARGETS["gap_reduction"]
         results[f"z_dim={z_dim}"] = entry
     report = {
@@ -139,9 +135,7 @@ def main() -> None:
         "iaf": "VAE(IAFEncoder(VAEConfig(z_dim=...), num_steps), Decoder, StandardNormalPrior) with the encoder's default context_dim, made_hidden, forget_bias",
         "results": results,
         "targets": TARGETS,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 

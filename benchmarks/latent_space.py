@@ -26,10 +26,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-import platform
-import statistics
 import time
 
 import torch
@@ -51,18 +50,12 @@ from vae_edu.latent import (
 from vae_edu.models import VAE, VAEConfig
 from vae_edu.train import fit
 
+from _common import machine, summary
+
 BETAS = (1.0, 4.0, 8.0)
 
 
-def _summary(values: list[float], digits: int = 3) -> dict[str, object]:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {
-        "mean": round(statistics.fmean(values), digits),
-        "std": round(std, digits),
-        "min": round(min(values), digits),
-        "max": round(max(values), digits),
-        "per_run": [round(v, digits) for v in values],
-    }
+_summary = functools.partial(summary, per="per_run", extremes=True)  # as this benchmark's JSON has it
 
 
 def _neg_elbo(model: VAE, x: torch.Tensor) -> float:
@@ -212,9 +205,7 @@ def main() -> None:
             ),
         },
         "cpu_seconds": round(time.process_time() - start, 1),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 

@@ -17,9 +17,9 @@ $\\log q(z|x) - \\log p(z)$), the NLL −log p(x) by importance sampling with k 
 (default 5000), and the gap −ELBO − NLL; and, against the standard prior of the same seed, the
 change in NLL (negative: better). It also reports what the chapter measures in one run: the
 active units (:func:`~vae_edu.collapse.active_units` of the test means), chapter 07's holes
-$H_{0.1} = \Pr_{z\sim p}[q(z) < 0.1\,p(z)]$ with the model's own prior (5000 prior draws, $q(z)$
+$H_{0.1} = \\Pr_{z\\sim p}[q(z) < 0.1\\,p(z)]$ with the model's own prior (5000 prior draws, $q(z)$
 from the 1000 training codes; :func:`~vae_edu.models.learned_priors.prior_hole_fraction`), the
-ELBO-surgery split of the training KL into $I_q(n; z)$ and $\mathrm{KL}(q(z)\,\|\,p(z))$ (10
+ELBO-surgery split of the training KL into $I_q(n; z)$ and $\\mathrm{KL}(q(z)\\,\\|\\,p(z))$ (10
 draws per training image; :func:`~vae_edu.models.learned_priors.prior_elbo_surgery`), and the
 book's digit classifier's mean confidence on 2000 decoded prior samples.
 
@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 
@@ -51,12 +50,9 @@ from vae_edu.models.learned_priors import prior_elbo_surgery, prior_hole_fractio
 from vae_edu.sample_quality import DigitClassifier, fit_digit_classifier, sample_quality
 from vae_edu.train import fit
 
+from _common import machine, summary
+
 TARGETS = {"nll": 91.5}  # issue 17: the book's best digits model at <= 91.5 nats (mean of 3 seeds)
-
-
-def _summary(values: list[float]) -> dict[str, object]:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": round(statistics.fmean(values), 3), "std": round(std, 3), "per_seed": [round(v, 3) for v in values]}
 
 
 def build(kind: str, size: int, train_x: torch.Tensor, vamp_init: str, seed: int) -> VAE:
@@ -164,11 +160,11 @@ def main() -> None:
             )
     results: dict[str, dict[str, object]] = {}
     for key, rs in runs.items():
-        entry: dict[str, object] = {f: _summary([r[f] for r in rs]) for f in rs[0] if f not in ("epochs", "prior_parameters")}
+        entry: dict[str, object] = {f: summary([r[f] for r in rs]) for f in rs[0] if f not in ("epochs", "prior_parameters")}
         entry |= {"epochs": [r["epochs"] for r in rs], "prior_parameters": rs[0]["prior_parameters"]}
         if key != "standard":
             for f in ("nll", "neg_elbo", "holes", "marginal_kl"):  # paired with the same seed's standard prior
-                entry[f"{f}_change_vs_standard"] = _summary([r[f] - s[f] for r, s in zip(rs, runs["standard"])])
+                entry[f"{f}_change_vs_standard"] = summary([r[f] - s[f] for r, s in zip(rs, runs["standard"])])
         entry["meets_nll_target"] = statistics.fmean(r["nll"] for r in rs) <= TARGETS["nll"]
         results[key] = entry
     report = {
@@ -180,9 +176,7 @@ def main() -> None:
         "model": "VAE.from_config() (z_dim 16) with the prior swapped; fit defaults",
         "results": results,
         "targets": TARGETS,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 

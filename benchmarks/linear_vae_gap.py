@@ -1,6 +1,8 @@
 """Benchmark: train the linear VAE on the digits' training part and measure how close its ELBO gets
 to the exact maximum log-likelihood of probabilistic PCA.
 
+Usage::
+
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/linear_vae_gap.py [--z-dim 16] [--num-iterations 2000]
 
 The model is trained in float64 by L-BFGS on the closed-form ELBO (``fit_exact_elbo``), from a

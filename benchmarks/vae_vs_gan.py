@@ -35,11 +35,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
-import platform
-import statistics
 import time
 
 import torch
@@ -63,6 +62,8 @@ from vae_edu.sample_quality import (
 from vae_edu.train import fit, mean_negative_elbo
 from vae_edu.train_gan import fit_gan
 
+from _common import machine, summary
+
 STD = 0.05  # the toy modes' standard deviation
 TOY = {"hidden": 64, "z_dim": 2, "epochs": 50, "batch_size": 64, "lr": 2e-3}
 TOY_SEEDS = (0, 1)  # the chapter's two model seeds per run
@@ -72,13 +73,7 @@ NUM_SAMPLES = 1000  # digits samples per model
 N_SE = 4
 
 
-def _summary(values: list[float]) -> dict[str, object]:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {
-        "mean": round(statistics.fmean(values), 4), "std": round(std, 4),
-        "min": round(min(values), 4), "max": round(max(values), 4),
-        "per_seed": [round(v, 4) for v in values],
-    }
+_summary = functools.partial(summary, digits=4, extremes=True)  # as this benchmark's JSON has it
 
 
 def _select_run(run: int) -> None:
@@ -189,9 +184,7 @@ def budgets_main(budgets: list[int], runs: int) -> None:
                          for key in rows[b][0] if key not in ("run", "seed")}
                 for b in budgets},
         "cpu_seconds": round(time.process_time() - cpu, 1),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 
@@ -343,9 +336,7 @@ def main() -> None:
         "digit_runs": args.digit_runs,
         "toy": toy_summary,
         "digits": digits_summary,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 
