@@ -13,7 +13,7 @@ from bad_inputs import BAD
 from vae_edu.distributions import log_normal_diag, log_standard_normal, reparameterize
 from vae_edu.estimators import (
     effective_sample_size,
-    elbo_monte_carlo,
+    mc_elbo,
     importance_log_mean,
     kl_monte_carlo,
     log_mean_exp,
@@ -163,7 +163,7 @@ def test_kl_monte_carlo_bad_inputs_name_the_argument(arg, with_p, kind, make, er
         kl_monte_carlo(**kwargs, num_samples=10)
 
 
-# ------------------------------------------------------------------------ elbo_monte_carlo
+# ------------------------------------------------------------------------ mc_elbo
 def _model(dtype, orthogonal: bool = False) -> LinearGaussian:
     gen = torch.Generator().manual_seed(3)
     W = torch.randn(5, 2, generator=gen, dtype=F64)
@@ -175,7 +175,7 @@ def _model(dtype, orthogonal: bool = False) -> LinearGaussian:
 
 def test_elbo_monte_carlo_is_the_mean_of_the_summed_terms(dtype, gen) -> None:
     a, b, c = (torch.randn(20, 4, generator=gen, dtype=dtype) for _ in range(3))
-    estimate, stderr = elbo_monte_carlo(a, b, c)
+    estimate, stderr = mc_elbo(a, b, c)
     ref = mc_mean(a + b - c)
     torch.testing.assert_close(estimate, ref[0])
     torch.testing.assert_close(stderr, ref[1])
@@ -193,7 +193,7 @@ def test_elbo_monte_carlo_vs_exact_elbo(batch_shape, dtype, gen, assert_mc_agree
     num = 400_000 // max(1, math.prod(batch_shape))
     eps = torch.randn((num, *batch_shape, 2), generator=gen, dtype=dtype)
     z = reparameterize(mu_q, log_var_q, eps)  # (K, *batch, 2)
-    estimate, stderr = elbo_monte_carlo(
+    estimate, stderr = mc_elbo(
         model.log_p_x_given_z(x, z), log_standard_normal(z), log_normal_diag(z, mu_q, log_var_q)
     )
     assert estimate.shape == batch_shape and estimate.dtype == dtype
@@ -207,7 +207,7 @@ def test_elbo_monte_carlo_at_the_exact_posterior(gen) -> None:
     mu_post, cov_post = model.posterior(x)
     log_var_post = torch.log(torch.diagonal(cov_post, dim1=-2, dim2=-1))
     z = reparameterize(mu_post, log_var_post, torch.randn(1000, 3, 2, generator=gen, dtype=F64))
-    estimate, stderr = elbo_monte_carlo(
+    estimate, stderr = mc_elbo(
         model.log_p_x_given_z(x, z), log_standard_normal(z), log_normal_diag(z, mu_post, log_var_post)
     )
     torch.testing.assert_close(estimate, model.log_marginal(x), rtol=0, atol=1e-10)
@@ -234,7 +234,7 @@ def test_elbo_monte_carlo_bad_inputs(arg, kind, make, error) -> None:
     if kind == "one sample":
         kwargs = {k: torch.zeros(1) for k in kwargs}
     with pytest.raises(error, match=rf"\b{arg}\b"):
-        elbo_monte_carlo(**kwargs)
+        mc_elbo(**kwargs)
 
 
 @pytest.mark.parametrize("arg", ["log_p_z", "log_q_z"])
@@ -242,7 +242,7 @@ def test_elbo_monte_carlo_rejects_mixed_dtypes(arg) -> None:
     kwargs = {"log_p_x_given_z": torch.zeros(2), "log_p_z": torch.zeros(2), "log_q_z": torch.zeros(2)}
     kwargs[arg] = torch.zeros(2, dtype=F64)
     with pytest.raises(TypeError, match=rf"\b{arg}\b"):
-        elbo_monte_carlo(**kwargs)
+        mc_elbo(**kwargs)
 
 
 # ------------------------------------------------------------------ log-mean-exp and importance weights
@@ -636,3 +636,14 @@ def test_within_standard_errors_on_a_monte_carlo_mean() -> None:
 def test_within_standard_errors_bad_inputs_name_the_argument(kwargs, error, name) -> None:
     with pytest.raises(error, match=name):
         assert_within_se(**({"estimate": 1.0, "exact": 1.0, "stderr": 0.1, "n_se": 4} | kwargs))
+
+
+def test_elbo_monte_carlo_is_the_deprecated_name_of_mc_elbo(gen) -> None:
+    from vae_edu.estimators import elbo_monte_carlo
+
+    terms = [torch.randn(5, 3, generator=gen, dtype=torch.float64) for _ in range(3)]
+    with pytest.warns(DeprecationWarning, match="call mc_elbo"):
+        old = elbo_monte_carlo(*terms)
+    for a, b in zip(old, mc_elbo(*terms)):
+        assert torch.equal(a, b)
+    assert "Deprecated" in elbo_monte_carlo.__doc__ and "mc_elbo" in elbo_monte_carlo.__doc__

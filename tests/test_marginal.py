@@ -18,7 +18,7 @@ from vae_edu.marginal import (
     fit_normal_grid,
     kl_grid_normal,
     kl_normal_grid,
-    log_importance_weights,
+    log_importance_weights_gaussian,
     log_marginal_grid,
     log_posterior_grid,
     log_relative_variance,
@@ -124,7 +124,7 @@ def test_importance_weights_match_an_independent_computation(dtype) -> None:
     model = _model(dtype)
     x = _x(model, (4,), torch.Generator().manual_seed(1))
     mu_q, cov_q = _proposal(model, x, shift=0.3, scale=2.0)  # (4, d), (4, d, d)
-    log_w = log_importance_weights(
+    log_w = log_importance_weights_gaussian(
         model.log_p_x_given_z, x, mu_q, cov_q, num_samples=7, generator=torch.Generator().manual_seed(2)
     )
     assert log_w.shape == (7, 4) and log_w.dtype == dtype
@@ -141,7 +141,7 @@ def test_importance_weights_match_an_independent_computation(dtype) -> None:
 def test_importance_weights_broadcast_one_q_against_a_batch(gen) -> None:
     model = _model()
     x = _x(model, (2, 3), gen)
-    log_w = log_importance_weights(model.log_p_x_given_z, x, torch.zeros(Z_DIM, dtype=F64), torch.eye(Z_DIM, dtype=F64), num_samples=5, generator=gen)
+    log_w = log_importance_weights_gaussian(model.log_p_x_given_z, x, torch.zeros(Z_DIM, dtype=F64), torch.eye(Z_DIM, dtype=F64), num_samples=5, generator=gen)
     assert log_w.shape == (5, 2, 3)
 
 
@@ -149,7 +149,7 @@ def test_importance_weights_are_constant_at_the_posterior(batch_shape, gen) -> N
     model = _model()
     x = _x(model, batch_shape, gen)
     mu, cov = model.posterior(x)
-    log_w = log_importance_weights(model.log_p_x_given_z, x, mu, cov, num_samples=1000, generator=gen)
+    log_w = log_importance_weights_gaussian(model.log_p_x_given_z, x, mu, cov, num_samples=1000, generator=gen)
     assert (log_w - model.log_marginal(x)).abs().max() < 1e-10
 
 
@@ -158,7 +158,7 @@ def test_importance_sampling_is_unbiased(gen) -> None:
     model = _model()
     x = _x(model, (3,), gen)
     mu_q, cov_q = _proposal(model, x, shift=0.5, scale=3.0)
-    log_w = log_importance_weights(model.log_p_x_given_z, x, mu_q, cov_q, num_samples=50_000, generator=gen)
+    log_w = log_importance_weights_gaussian(model.log_p_x_given_z, x, mu_q, cov_q, num_samples=50_000, generator=gen)
     log_p_hat, se = importance_log_mean(log_w)
     assert bool((se < 0.02).all())
     assert bool(((log_p_hat - model.log_marginal(x)).abs() <= 4 * se).all())
@@ -170,7 +170,7 @@ def test_importance_weights_bad_inputs(arg, kind, make, error) -> None:
     args = {"x": torch.zeros(2, 3), "mu_q": torch.zeros(2, 3), "cov_q": torch.eye(3)}
     args[arg] = make()
     with pytest.raises(error, match=rf"\b{arg}\b"):
-        log_importance_weights(model.log_p_x_given_z, num_samples=4, **args)
+        log_importance_weights_gaussian(model.log_p_x_given_z, num_samples=4, **args)
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,7 @@ def test_importance_weights_bad_inputs(arg, kind, make, error) -> None:
 def test_importance_weights_bad_proposal(cov_q, num_samples, name) -> None:
     model = _model(F32, x_dim=3, z_dim=3)
     with pytest.raises((ValueError, TypeError), match=rf"\b{name}\b"):
-        log_importance_weights(model.log_p_x_given_z, torch.zeros(2, 3), torch.zeros(2, 3), cov_q, num_samples=num_samples)
+        log_importance_weights_gaussian(model.log_p_x_given_z, torch.zeros(2, 3), torch.zeros(2, 3), cov_q, num_samples=num_samples)
 
 
 # ----------------------------------------------------------------- exact moments of the weights
@@ -226,7 +226,7 @@ def test_gaussian_proposal_second_moment_by_sampling(shift, scale, gen) -> None:
     model = _model()
     x = _x(model, (2,), gen)
     mu_q, cov_q = _proposal(model, x, shift, scale)
-    log_w = log_importance_weights(model.log_p_x_given_z, x, mu_q, cov_q, num_samples=200_000, generator=gen)
+    log_w = log_importance_weights_gaussian(model.log_p_x_given_z, x, mu_q, cov_q, num_samples=200_000, generator=gen)
     m2, m4 = (log_weight_moment(model, x, mu_q, cov_q, n) for n in (2, 4))
     _assert_moment_by_sampling(log_w, model.log_marginal(x), m2, m4)
 
@@ -327,7 +327,7 @@ def test_log_relative_variance_matches_the_sample_variance(gen) -> None:
     x = _x(model, (), gen)
     mu_q, cov_q = _proposal(model, x, 0.3, 2.0)
     log_rho = log_relative_variance(log_weight_moment(model, x, mu_q, cov_q), model.log_marginal(x))
-    log_w = log_importance_weights(model.log_p_x_given_z, x, mu_q, cov_q, num_samples=400_000, generator=gen)
+    log_w = log_importance_weights_gaussian(model.log_p_x_given_z, x, mu_q, cov_q, num_samples=400_000, generator=gen)
     _, se = importance_log_mean(log_w)
     assert (se**2 * 400_000).item() == pytest.approx(log_rho.exp().item(), rel=0.05)
 
@@ -515,3 +515,17 @@ def test_posterior_grid_bad_inputs() -> None:
         log_posterior_grid("not a function", x)
     with pytest.raises(ValueError, match=r"\bx\b"):
         log_posterior_grid(model.log_p_x_given_z, torch.tensor(float("nan"), dtype=F64).expand(X_DIM))
+
+
+def test_log_importance_weights_is_the_deprecated_name_of_the_gaussian_one() -> None:
+    from vae_edu.marginal import log_importance_weights
+
+    model = _model()
+    x = torch.randn(4, X_DIM, dtype=F64, generator=torch.Generator().manual_seed(1))
+    mu, cov = torch.zeros(Z_DIM, dtype=F64), torch.eye(Z_DIM, dtype=F64)
+    with pytest.warns(DeprecationWarning, match="call log_importance_weights_gaussian"):
+        old = log_importance_weights(model.log_p_x_given_z, x, mu, cov, num_samples=3,
+                                     generator=torch.Generator().manual_seed(2))
+    new = log_importance_weights_gaussian(model.log_p_x_given_z, x, mu, cov, num_samples=3,
+                                          generator=torch.Generator().manual_seed(2))
+    assert torch.equal(old, new)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Literal, overload
 
@@ -28,6 +29,7 @@ __all__ = [
     "z_score",
     "assert_within_se",
     "kl_monte_carlo",
+    "mc_elbo",
     "elbo_monte_carlo",
     "log_mean_exp",
     "importance_log_mean",
@@ -194,7 +196,7 @@ def kl_monte_carlo(
     return mc_mean(log_q - log_p)
 
 
-def elbo_monte_carlo(log_p_x_given_z: Tensor, log_p_z: Tensor, log_q_z: Tensor) -> tuple[Tensor, Tensor]:
+def mc_elbo(log_p_x_given_z: Tensor, log_p_z: Tensor, log_q_z: Tensor) -> tuple[Tensor, Tensor]:
     r"""Monte Carlo ELBO from per-sample log-densities, with its standard error.
 
     $$\mathrm{ELBO} = \mathbb E_{q(z|x)}\big[\log p(x|z) + \log p(z) - \log q(z|x)\big]
@@ -228,6 +230,19 @@ def elbo_monte_carlo(log_p_x_given_z: Tensor, log_p_z: Tensor, log_q_z: Tensor) 
             f"error, got K={log_p_x_given_z.shape[0]}"
         )
     return mc_mean(log_p_x_given_z + log_p_z - log_q_z)
+
+
+def elbo_monte_carlo(log_p_x_given_z: Tensor, log_p_z: Tensor, log_q_z: Tensor) -> tuple[Tensor, Tensor]:
+    """Deprecated: the old name of :func:`mc_elbo` (``LinearVAE.elbo_monte_carlo`` is a method on data).
+
+    Returns :func:`mc_elbo` of the same arguments, with a ``DeprecationWarning``; it will be
+    removed in a later release.
+
+    Book: *The ELBO, derived and checked*.
+    """
+    warnings.warn("vae_edu.estimators.elbo_monte_carlo is deprecated: call mc_elbo (same arguments)",
+                  DeprecationWarning, stacklevel=2)
+    return mc_elbo(log_p_x_given_z, log_p_z, log_q_z)
 
 
 def log_mean_exp(log_w: Tensor, dim: int = 0) -> Tensor:

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from .distributions import LOG_2PI, log_normal_diag, log_standard_normal, reparameterize
-from .estimators import elbo_monte_carlo
+from .estimators import mc_elbo
 from .kl import kl_normal_std_normal
 from .linear_gaussian import LinearGaussian, expected_log_linear_gaussian
 from .utils import check_generator, check_int, check_tensor
@@ -209,7 +209,7 @@ class LinearVAE(nn.Module):
         mu_q, log_var_q = self.encode(x)  # (..., z_dim)
         eps = torch.randn((num_samples, *mu_q.shape), dtype=self.dtype, device=mu_q.device, generator=generator)
         z = reparameterize(mu_q, log_var_q, eps)  # (K, ..., z_dim)
-        return elbo_monte_carlo(
+        return mc_elbo(
             self.log_p_x_given_z(x, z),  # (K, ...)
             log_standard_normal(z),
             log_normal_diag(z, mu_q, log_var_q),

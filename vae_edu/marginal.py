@@ -20,6 +20,7 @@ Book: *Latent-variable models and the intractable marginal*.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable
 
 import torch
@@ -31,6 +32,7 @@ from .utils import check_event_shapes, check_int, check_positive_float, check_te
 
 __all__ = [
     "log_marginal_grid",
+    "log_importance_weights_gaussian",
     "log_importance_weights",
     "log_weight_moment_prior",
     "log_weight_moment",
@@ -157,7 +159,7 @@ def log_marginal_grid(
     return torch.logsumexp(log_joint, dim=0) + z_dim * log_h
 
 
-def log_importance_weights(
+def log_importance_weights_gaussian(
     log_p_x_given_z: LogLikelihood,
     x: Tensor,
     mu_q: Tensor,
@@ -166,7 +168,7 @@ def log_importance_weights(
     num_samples: int,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    r"""Log importance weights $\log w_k = \log p(x|z_k) + \log p(z_k) - \log q(z_k|x)$, $z_k \sim q(z|x)$.
+    r"""Log importance weights $\log w_k = \log p(x|z_k) + \log p(z_k) - \log q(z_k|x)$ for a Gaussian $q(z|x)$.
 
     $$p(x) = \mathbb E_{q(z|x)}\Big[\frac{p(x|z)\,p(z)}{q(z|x)}\Big]
       \approx \frac1K\sum_{k=1}^K w_k,\qquad q(z|x) = \mathcal N(\mu_q, \Sigma_q),$$
@@ -200,6 +202,29 @@ def log_importance_weights(
     z = mu_q + (chol_q @ eps.unsqueeze(-1)).squeeze(-1)  # z = mu_q + L eps, (K, ..., d)
     log_q = log_normal_full(z, mu_q, cov_q)  # (K, ...)
     return log_p_x_given_z(x, z) + log_standard_normal(z) - log_q
+
+
+def log_importance_weights(
+    log_p_x_given_z: LogLikelihood,
+    x: Tensor,
+    mu_q: Tensor,
+    cov_q: Tensor,
+    *,
+    num_samples: int,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Deprecated: the old name of :func:`log_importance_weights_gaussian`.
+
+    ``VAE.log_importance_weights`` is the model's method on data; this function takes the
+    Gaussian proposal explicitly. Returns :func:`log_importance_weights_gaussian` of the same
+    arguments, with a ``DeprecationWarning``; it will be removed in a later release.
+
+    Book: *Latent-variable models and the intractable marginal*.
+    """
+    warnings.warn("vae_edu.marginal.log_importance_weights is deprecated: call log_importance_weights_gaussian "
+                  "(same arguments)", DeprecationWarning, stacklevel=2)
+    return log_importance_weights_gaussian(log_p_x_given_z, x, mu_q, cov_q, num_samples=num_samples,
+                                           generator=generator)
 
 
 def log_weight_moment_prior(model: LinearGaussian, x: Tensor, order: int = 2) -> Tensor:
