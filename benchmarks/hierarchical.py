@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
 import time
 
 import torch
@@ -45,15 +43,12 @@ from vae_edu.models import VAE, VAEConfig
 from vae_edu.models.hierarchical import hierarchical_vae, layer_kl, split_z
 from vae_edu.train import fit, mean_negative_elbo
 
+from _common import machine, summary
+
 KINDS = ("plain", "residual", "precision", "precision_warmup")
 WARMUP_EPOCHS = 50  # precision_warmup: beta rises linearly from 0 to 1 over these epochs (Sonderby et al. warm up too)
 COLLAPSE_KL_2 = 1.0  # nats per image: the top layer is collapsed below it
 UNIT_KL = 0.1  # nats: a unit with a larger data-averaged KL carries information
-
-
-def _summary(values: list[float]) -> dict[str, object]:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": round(statistics.fmean(values), 3), "std": round(std, 3), "per_seed": [round(v, 3) for v in values]}
 
 
 def run(kind: str, seed: int, z2_dim: int, num_samples: int, epochs: int) -> dict[str, float]:
@@ -120,11 +115,11 @@ def main() -> None:
             )
     results: dict[str, object] = {}
     for kind, runs in per_kind.items():
-        entry: dict[str, object] = {key: _summary([float(r[key]) for r in runs]) for key in runs[0]}
+        entry: dict[str, object] = {key: summary([float(r[key]) for r in runs]) for key in runs[0]}
         if kind != "plain":
             entry["top_layer_collapsed"] = [r["kl_2"] < COLLAPSE_KL_2 for r in runs]
             diffs = [r["nll"] - p["nll"] for r, p in zip(runs, per_kind["plain"])]
-            entry["nll_minus_plain"] = _summary(diffs)
+            entry["nll_minus_plain"] = summary(diffs)
         results[kind] = entry
     report = {
         "benchmark": "hierarchical",
@@ -139,9 +134,7 @@ def main() -> None:
                    "precision": f"hierarchical_vae(VAEConfig(), z2_dim={args.z2_dim}, combine='precision')",
                    "precision_warmup": f"the precision model, fit(warmup_epochs={WARMUP_EPOCHS})"},  # fmt: skip
         "results": results,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 

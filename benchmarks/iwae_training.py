@@ -50,8 +50,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
-import statistics
 import time
 
 import torch
@@ -64,11 +62,7 @@ from vae_edu.gradients import gradient_snr
 from vae_edu.models import VAE, VAEConfig
 from vae_edu.train import fit
 
-
-def summary(values: list[float]) -> dict[str, object]:
-    """Mean, standard deviation over seeds, and the per-seed values."""
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": round(statistics.fmean(values), 3), "std": round(std, 3), "per_seed": [round(v, 3) for v in values]}
+from _common import machine, summary
 
 
 def evaluate(model: VAE, x: torch.Tensor, seed: int, num_samples: int, train_x: torch.Tensor) -> dict[str, float]:
@@ -153,9 +147,7 @@ def report(args: argparse.Namespace, runs: dict[int, list[dict[str, object]]], s
         "epoch_cap": {"k_at_least": args.cap_k, "epochs": args.cap_epochs} if args.epochs is None else {"all": args.epochs},
         "results": results,
         "snr": snr,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     })
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import statistics
 import time
 
@@ -49,6 +48,8 @@ from vae_edu.data import load_digits_split
 from vae_edu.estimators import eval_mode, importance_log_mean, log_mean_exp, mc_mean
 from vae_edu.models import VAE, VAEConfig
 from vae_edu.train import fit
+
+from _common import machine
 
 IMAGE_STRIDE = 7  # every 7th test digit: 64 of the 447
 
@@ -80,7 +81,7 @@ def iwae_curve(log_w: torch.Tensor, ks: list[int]) -> dict[int, torch.Tensor]:
     return {k: log_mean_exp(log_w[: num // k * k].view(num // k, k, batch), dim=1).mean(0) for k in ks}
 
 
-def summary(values: list[float]) -> dict[str, float]:
+def mean_se(values: list[float]) -> dict[str, float]:
     """Mean and standard error of independent estimates."""
     se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
     return {"mean": round(statistics.fmean(values), 4), "se": round(se, 4)}
@@ -104,7 +105,7 @@ def measure_seed(seed: int, args: argparse.Namespace, temperatures: list[int], b
     ks = [k for k in (1, 10, 100, 1000, 5000, 20_000) if k <= args.k_max]
     repeats = [iwae_curve(log_weights(model, x, args.k_max, gen), ks) for _ in range(args.repeats)]
     per_image = {k: torch.stack([r[k] for r in repeats]).mean(0) for k in ks}  # (B,) each
-    l_k = {str(k): summary([r[k].mean().item() for r in repeats]) for k in ks}
+    l_k = {str(k): mean_se([r[k].mean().item() for r in repeats]) for k in ks}
     out["L_k"] = l_k
     # the chapter's "±": the delta-method standard error of one L_5000 draw, for the mean over these images
     k_ref = min(5000, args.k_max)
@@ -115,7 +116,7 @@ def measure_seed(seed: int, args: argparse.Namespace, temperatures: list[int], b
     rises = {}
     for k_low, k_high in zip(ks, ks[1:]):
         per_repeat = [(r[k_high] - r[k_low]).mean().item() for r in repeats]
-        rises[f"{k_low}->{k_high}"] = summary(per_repeat)
+        rises[f"{k_low}->{k_high}"] = mean_se(per_repeat)
     out["L_k_rise"] = rises
     out["L_k_cpu_seconds"] = round(time.process_time() - cpu, 1)
     print(
@@ -229,9 +230,7 @@ def main() -> None:
         "ais_minus_L_ref_over_seeds": across,
         "smoke": args.smoke,
         "cpu_seconds": round(time.process_time() - cpu, 1),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
+        **machine(),
     }
     print(json.dumps(report))
 
