@@ -26,7 +26,7 @@ Prints one line per measurement and, as its LAST line, one JSON object.
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 5 python benchmarks/nll_bias.py                  # the full run
+    OMP_NUM_THREADS=1 nice -n 5 python benchmarks/nll_bias.py                  # the full run (results/nll_bias.json)
     OMP_NUM_THREADS=1 python benchmarks/nll_bias.py --smoke                    # a 1-minute check
 
 Book: *Training a VAE on digits* (section *How good is the model?*).
@@ -192,13 +192,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0, 1, ...; default 3")
     parser.add_argument("--num-images", type=int, default=64, help="test digits (every 7th); default 64")
     parser.add_argument("--k-max", type=int, default=20_000, help="the largest k; default 20000")
-    parser.add_argument("--repeats", type=int, default=4, help="independent draws of k_max weights; default 4")
-    parser.add_argument("--temperatures", default="100,1000,3000", help="AIS schedules for seed 0")
-    parser.add_argument("--temperatures-other", default="1000", help="AIS schedules for the other seeds")
+    parser.add_argument("--repeats", type=int, default=3, help="independent draws of k_max weights; default 3")
+    parser.add_argument("--temperatures", default="100,300,1000", help="AIS schedules for seed 0; default 100,300,1000")
+    parser.add_argument("--temperatures-other", default="300", help="AIS schedules for the other seeds; default 300")
     parser.add_argument("--chains", type=int, default=8, help="AIS chains per image; default 8")
     parser.add_argument("--leapfrog", type=int, default=5, help="leapfrog steps per HMC transition; default 5")
     parser.add_argument("--bdmc-images", type=int, default=32, help="simulated digits for BDMC (seed 0)")
-    parser.add_argument("--bdmc-temperatures", type=int, default=1000, help="T of the BDMC runs")
+    parser.add_argument("--bdmc-temperatures", type=int, default=300, help="T of the BDMC runs; default 300")
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script")
     args = parser.parse_args()
     if args.smoke:
