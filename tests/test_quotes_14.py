@@ -127,17 +127,48 @@ def test_reused_rows_are_the_other_benchmarks_figures() -> None:
 
 def test_why_the_target_is_missed_is_the_benchmarks() -> None:
     best = benchmark_result("best_digits.json")
-    if best["best_meets_target"]:
-        return
     results = best["results"]
     b, plain = results[best["best"]], results["plain"]
     text = _markdown()
+    if best["best_meets_target"]:
+        assert "The target is" not in text  # the section below is the account of a miss
+        return
     assert f"The target is {b['nll']['mean'] - 91.5:.2f} nats below the best model" in text
-    # "no change of this part moved the plain VAE's NLL by as much as a nat downwards"
-    assert all(r["nll"]["mean"] > plain["nll"]["mean"] - 1 for r in results.values())
+    assert f"which is itself {plain['nll']['mean'] - b['nll']['mean']:.2f} nats below the plain VAE" in text
+    # not in the estimator
     assert f"only {_pm(b['k500_minus_k5000'])} nats higher" in text
     assert f"(the plain model's: {_pm(plain['k500_minus_k5000'])})" in text
     assert 0 < b["k500_minus_k5000"]["mean"] < 0.5  # "nearly stopped moving"
+    # not in the prior or the depth: the best of those rows within the spread of the plain VAE, the others worse
+    others = [n for n in results if n.startswith(("mixture_", "vamp_", "hierarchical_")) and "+" not in n]
+    nearest = min(others, key=lambda n: results[n]["nll"]["mean"])
+    shift = results[nearest]["nll"]["mean"] - plain["nll"]["mean"]
+    assert f"`{nearest}`, is {shift:+.2f} nats from the plain VAE, within the seed-to-seed spread" in text
+    assert abs(shift) < max(results[nearest]["nll"]["std"], plain["nll"]["std"])
+    assert all(results[n]["nll"]["mean"] > plain["nll"]["mean"] for n in others if n != nearest)
+    # in the data: every model measured fits its training digits many nats better than the test digits
     assert f"is {_pm(b['train_nll_k500'])} nats, {_pm(b['test_minus_train'])} nats below its test NLL" in text
     assert f"(plain: {_pm(plain['test_minus_train'])})" in text
-    assert 8 < b["test_minus_train"]["mean"] < 13 and 8 < plain["test_minus_train"]["mean"] < 13  # "some ten nats"
+    gaps = [r["test_minus_train"]["mean"] for r in results.values() if "test_minus_train" in r]
+    assert (f"Every one of the {len(gaps)} models measured this way fits its training digits {min(gaps):.1f} to "
+            f"{max(gaps):.1f} nats better") in text
+    assert min(gaps) > 5
+    # dropout 0.3 helped every model trained on L_k, widened (did not narrow) their gaps, and hurt the plain one
+    for name in ("iwae_5", "mixture_50+iwae_5", "iwae_50"):
+        before, after = results[name], results[f"{name}/dropout_0.3"]
+        assert after["nll"]["mean"] < before["nll"]["mean"]
+        assert after["test_minus_train"]["mean"] >= before["test_minus_train"]["mean"]
+        assert f"`{name}` {before['nll']['mean']:.2f} → {after['nll']['mean']:.2f}" in text
+    worse = results["plain/dropout_0.3"]["nll"]["mean"]
+    assert worse > plain["nll"]["mean"]
+    assert f"the ELBO-trained plain model it made worse ({plain['nll']['mean']:.2f} → {worse:.2f})" in text
+    if "iwae_50/dropout_0.5" in results:
+        assert f"dropout 0.5 took `iwae_50` to {results['iwae_50/dropout_0.5']['nll']['mean']:.2f}" in text
+
+
+def test_the_summary_names_the_best_model() -> None:
+    best = benchmark_result("best_digits.json")
+    b = best["results"][best["best"]]
+    verdict = "meets" if best["best_meets_target"] else "misses"
+    assert (f"The book's best digits model is `{best['best']}`, test NLL {_pm(b['nll'])} nats over three seeds: "
+            f"it {verdict} the 91.5-nat target") in _markdown()
