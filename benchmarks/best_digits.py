@@ -41,6 +41,7 @@ Usage::
     OMP_NUM_THREADS=1 python benchmarks/best_digits.py --variants hierarchical,vamp_100+iwae_5 \\
         --reuse benchmarks/results/iwae_training.json,benchmarks/results/learned_priors.json
     OMP_NUM_THREADS=1 python benchmarks/best_digits.py --variants iwae_50/dropout_0.3      # results/best_digits_k50_dropout.json
+    OMP_NUM_THREADS=1 python benchmarks/best_digits.py --variants iwae_50/dropout_0.5      # results/best_digits_k50_dropout05.json
     OMP_NUM_THREADS=1 python benchmarks/best_digits.py --seeds 1 --epochs 2 --num-samples 20   # smoke test
 
 The table chapter 14 quotes (``results/best_digits.json``) trains nothing: it gathers the rows of
@@ -49,6 +50,7 @@ the runs kept in ``benchmarks/results/``::
     cd benchmarks/results
     RUNS=iwae_training.json,iwae_training_k50.json,learned_priors.json,hierarchical.json
     RUNS=$RUNS,best_digits_mixture_iwae.json,best_digits_dropout.json,best_digits_k50_dropout.json
+    RUNS=$RUNS,best_digits_k50_dropout05.json
     python ../best_digits.py --variants "" --reuse $RUNS | tail -1 > best_digits.json
 
 Book: *Training with more samples: IWAE, and the book's best digits model*.
