@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
@@ -204,27 +204,19 @@ def log_importance_weights_gaussian(
     return log_p_x_given_z(x, z) + log_standard_normal(z) - log_q
 
 
-def log_importance_weights(
-    log_p_x_given_z: LogLikelihood,
-    x: Tensor,
-    mu_q: Tensor,
-    cov_q: Tensor,
-    *,
-    num_samples: int,
-    generator: torch.Generator | None = None,
-) -> Tensor:
+def log_importance_weights(log_p_x_given_z: LogLikelihood, x: Tensor, mu_q: Tensor, cov_q: Tensor, **options: Any) -> Tensor:
     """Deprecated: the old name of :func:`log_importance_weights_gaussian`.
 
     ``VAE.log_importance_weights`` is the model's method on data; this function takes the
     Gaussian proposal explicitly. Returns :func:`log_importance_weights_gaussian` of the same
-    arguments, with a ``DeprecationWarning``; it will be removed in a later release.
+    arguments (``num_samples``, ``generator`` by keyword), with a ``DeprecationWarning``; it will be
+    removed in a later release.
 
     Book: *Latent-variable models and the intractable marginal*.
     """
     warnings.warn("vae_edu.marginal.log_importance_weights is deprecated: call log_importance_weights_gaussian "
                   "(same arguments)", DeprecationWarning, stacklevel=2)
-    return log_importance_weights_gaussian(log_p_x_given_z, x, mu_q, cov_q, num_samples=num_samples,
-                                           generator=generator)
+    return log_importance_weights_gaussian(log_p_x_given_z, x, mu_q, cov_q, **options)
 
 
 def log_weight_moment_prior(model: LinearGaussian, x: Tensor, order: int = 2) -> Tensor:
