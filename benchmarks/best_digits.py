@@ -66,11 +66,11 @@ from pathlib import Path
 import torch
 
 import vae_edu
-from vae_edu.collapse import active_units
+from vae_edu.metrics import active_units
 from vae_edu.data import load_digits_split
 from vae_edu.estimators import log_likelihood
 from vae_edu.models import VAE, MixturePrior, VAEConfig, VampPrior
-from vae_edu.train import fit
+from vae_edu.training import fit
 
 from _common import machine, summary
 

@@ -50,12 +50,12 @@ import time
 import torch
 
 import vae_edu
-from vae_edu.collapse import active_units, rate_distortion
+from vae_edu.metrics import active_units, rate_distortion
 from vae_edu.data import load_digits_split
 from vae_edu.estimators import log_likelihood
 from vae_edu.models import VAE, Encoder, StandardNormalPrior, VAEConfig
 from vae_edu.models.autoregressive import AutoregressiveDecoder
-from vae_edu.train import fit
+from vae_edu.training import fit
 from vae_edu.utils import RUN_ENV
 
 from _common import machine, summary

@@ -48,11 +48,11 @@ import torch
 import vae_edu
 from vae_edu.data import load_digits_split
 from vae_edu.distributions import reparameterize
-from vae_edu.latent import in_hole
+from vae_edu.metrics import in_hole
 from vae_edu.models import VAEConfig
 from vae_edu.models.cvae import CVAE
-from vae_edu.sample_quality import fit_digit_classifier
-from vae_edu.train import fit
+from vae_edu.metrics import fit_digit_classifier
+from vae_edu.training import fit
 
 from _common import machine, summary
 

@@ -29,7 +29,7 @@ import vae_edu
 from vae_edu.data import load_digits_split
 from vae_edu.estimators import log_likelihood
 from vae_edu.models import VAE, VAEConfig
-from vae_edu.train import fit, mean_negative_elbo
+from vae_edu.training import fit, mean_negative_elbo
 
 from _common import machine, summary
 

@@ -43,7 +43,7 @@ import vae_edu
 from vae_edu.data import load_digits_split
 from vae_edu.estimators import iwae_bound, log_likelihood, mc_mean
 from vae_edu.models import VAE, VAEConfig
-from vae_edu.train import fit
+from vae_edu.training import fit
 
 from _common import machine, summary
 

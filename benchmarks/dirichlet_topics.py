@@ -46,10 +46,10 @@ import torch
 import vae_edu
 from vae_edu.data import load_digits_split
 from vae_edu.data.topics import make_topic_corpus
-from vae_edu.dirichlet import match_topics, rsample_dirichlet, topic_matching_score
+from vae_edu.distributions import match_topics, rsample_dirichlet, topic_matching_score
 from vae_edu.estimators import mc_mean
 from vae_edu.models.dirichlet import DirichletVAE, DirichletVAEConfig
-from vae_edu.train import fit
+from vae_edu.training import fit
 
 LATENTS = ("dirichlet", "gaussian", "laplace")
 PAIR = ("dirichlet", "gaussian")  # the comparison of issue 13

@@ -3,7 +3,7 @@
 Chapter 02 trains one small digits VAE (``VAEConfig(z_dim=8, hidden=128)``, at most 40
 epochs of Adam at learning rate 3e-3) and splits its KL term over the 1000 training
 images, E_n KL(q(z|x_n) || p(z)) = I_q(n; z) + KL(q(z) || p(z)), with K = 4 draws of z
-per image (``vae_edu.latent.elbo_surgery``). This script repeats that recipe for runs
+per image (``vae_edu.metrics.latent.elbo_surgery``). This script repeats that recipe for runs
 0, 1, ..., each as the chapter runs with ``VAE_EDU_SEED`` set to that run (same seeds,
 same budget), and reports for each run
 
@@ -38,9 +38,9 @@ from vae_edu.data import load_digits_split
 from vae_edu.distributions import reparameterize
 from vae_edu.estimators import mc_mean
 from vae_edu.kl import kl_normal_std_normal
-from vae_edu.latent import elbo_surgery
+from vae_edu.metrics import elbo_surgery
 from vae_edu.models import VAE, VAEConfig
-from vae_edu.train import fit
+from vae_edu.training import fit
 
 from _common import summary
 

@@ -1,4 +1,4 @@
-"""Benchmark: what ``vae_edu.train.fit`` costs on top of a bare training loop on the same model.
+"""Benchmark: what ``vae_edu.training.loop.fit`` costs on top of a bare training loop on the same model.
 
 Both loops train the book's default digits model (``VAE.from_config()``) for ``--epochs`` epochs
 with Adamax (lr 1e-3, minibatches of 64), the same shuffling, the same noise and a validation
@@ -29,8 +29,8 @@ import torch
 import vae_edu
 from vae_edu.data import load_digits_split
 from vae_edu.models import VAE
-from vae_edu.objectives import mean_negative_elbo
-from vae_edu.train import fit
+from vae_edu.training import mean_negative_elbo
+from vae_edu.training import fit
 
 TARGET = 1.10
 

@@ -36,12 +36,12 @@ import time
 import torch
 
 import vae_edu
-from vae_edu.collapse import active_units
+from vae_edu.metrics import active_units
 from vae_edu.data import load_digits_split
 from vae_edu.estimators import log_likelihood
 from vae_edu.models import VAE, VAEConfig
 from vae_edu.models.hierarchical import hierarchical_vae, layer_kl, split_z
-from vae_edu.train import fit, mean_negative_elbo
+from vae_edu.training import fit, mean_negative_elbo
 
 from _common import machine, summary
 

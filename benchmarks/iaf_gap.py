@@ -14,7 +14,7 @@ digits it reports, per model and seed,
 * the test NLL, −log p(x) by importance sampling with k = ``--num-samples`` (default 5000),
 * the gap −ELBO − NLL (an estimate of the mean KL(q(z|x) ‖ p(z|x))), and
 * the test NLL with the same k and a wider proposal for both models, the defensive mixture
-  (1 − α) q(z|x) + α N(mean of q, s² diag σ²) of ``vae_edu.proposals.log_likelihood_defensive``
+  (1 − α) q(z|x) + α N(mean of q, s² diag σ²) of ``vae_edu.estimators.proposals.log_likelihood_defensive``
   (α = ``--alpha``, default 0.2; s = ``--scale``, default 2; σ² the encoder's Gaussian's, for the
   IAF its base Gaussian's), ``nll_defensive``: if the encoder's own proposal were too narrow, this
   estimate would come out lower than ``nll``.
@@ -44,8 +44,8 @@ import vae_edu
 from vae_edu.data import load_digits_split
 from vae_edu.estimators import log_likelihood
 from vae_edu.models import VAE, Decoder, IAFEncoder, StandardNormalPrior, VAEConfig
-from vae_edu.proposals import log_likelihood_defensive
-from vae_edu.train import fit, mean_negative_elbo
+from vae_edu.estimators import log_likelihood_defensive
+from vae_edu.training import fit, mean_negative_elbo
 
 from _common import machine, summary
 

@@ -15,7 +15,7 @@ JSON records ``stop_reason`` and ``best_epoch`` of every run, so a run the cap c
 
 On the 447 test digits, per k and seed: the NLL $-\\log p(x)$ by importance sampling with
 k = ``--num-samples`` (5000), the $-$ELBO and its KL term (100 draws of z per image), the active
-units (:func:`~vae_edu.collapse.active_units` of the test means, threshold 0.01) and the change
+units (:func:`~vae_edu.metrics.collapse.active_units` of the test means, threshold 0.01) and the change
 in NLL against the same seed's k = 1 model (negative: better); and where the NLL is limited: the
 NLL with k = ``--num-samples`` / 10 (500) on the test digits (``k500_minus_k5000``: how far the
 estimate still moves) and on the 1000 training digits (``test_minus_train``: the generalisation
@@ -55,12 +55,12 @@ import time
 import torch
 
 import vae_edu
-from vae_edu.collapse import active_units
+from vae_edu.metrics import active_units
 from vae_edu.data import load_digits_split
 from vae_edu.estimators import iwae_bound, log_likelihood
 from vae_edu.gradients import gradient_snr
 from vae_edu.models import VAE, VAEConfig
-from vae_edu.train import fit
+from vae_edu.training import fit
 
 from _common import machine, summary
 

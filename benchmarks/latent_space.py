@@ -34,12 +34,12 @@ import time
 import torch
 
 import vae_edu
-from vae_edu.collapse import active_units, rate_distortion
+from vae_edu.metrics import active_units, rate_distortion
 from vae_edu.data import load_digits_split
 from vae_edu.data.shapes import make_shapes
-from vae_edu.disentanglement import correlation_gap
+from vae_edu.metrics import correlation_gap
 from vae_edu.estimators import mc_mean
-from vae_edu.latent import (
+from vae_edu.metrics import (
     distance_rank_correlation,
     hole_fraction,
     in_hole,
@@ -48,7 +48,7 @@ from vae_edu.latent import (
     traverse,
 )
 from vae_edu.models import VAE, VAEConfig
-from vae_edu.train import fit
+from vae_edu.training import fit
 
 from _common import machine, summary
 

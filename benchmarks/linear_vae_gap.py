@@ -33,8 +33,8 @@ from scipy.linalg import subspace_angles
 
 import vae_edu
 from vae_edu.data import load_digits_split
-from vae_edu.linear_gaussian import LinearGaussian
-from vae_edu.linear_vae import LinearVAE, fit_exact_elbo
+from vae_edu.exact import LinearGaussian
+from vae_edu.exact import LinearVAE, fit_exact_elbo
 
 GAP_TARGET = 0.005  # nats per image
 

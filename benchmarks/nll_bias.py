@@ -11,7 +11,7 @@ for ``fit``, as ``benchmarks/digits_seed_spread.py``), by
   image: L_k of each image is the mean of log-mean-exp over the groups of k weights; the ± of a
   mean over images is the standard error over the repeats (each repeat's figure is one
   independent estimate);
-* **annealed importance sampling** (``vae_edu.ais.ais_log_likelihood``: chains from the prior,
+* **annealed importance sampling** (``vae_edu.estimators.ais.ais_log_likelihood``: chains from the prior,
   HMC transitions, a sigmoidal schedule of T temperatures, step sizes tuned by a pilot run and
   then fixed). It never uses the encoder, so its errors are independent of L_k's. Both are
   stochastic lower bounds; AIS's bias shrinks as T grows, so AIS - L_5000 > 0 measures (a lower
@@ -43,11 +43,11 @@ import time
 import torch
 
 import vae_edu
-from vae_edu.ais import ais_log_likelihood, reverse_ais_log_likelihood
+from vae_edu.estimators import ais_log_likelihood, reverse_ais_log_likelihood
 from vae_edu.data import load_digits_split
 from vae_edu.estimators import eval_mode, importance_log_mean, log_mean_exp, mc_mean
 from vae_edu.models import VAE, VAEConfig
-from vae_edu.train import fit
+from vae_edu.training import fit
 
 from _common import machine
 

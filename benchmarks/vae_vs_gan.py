@@ -53,14 +53,14 @@ from vae_edu.data import (
 from vae_edu.estimators import log_likelihood, mc_mean
 from vae_edu.models import VAE, VAEConfig
 from vae_edu.models.gan import GAN, GANConfig
-from vae_edu.sample_quality import (
+from vae_edu.metrics import (
     fit_digit_classifier,
     mean_pairwise_distance,
     nearest_neighbour_distance,
     sample_quality,
 )
-from vae_edu.train import fit, mean_negative_elbo
-from vae_edu.train_gan import fit_gan
+from vae_edu.training import fit, mean_negative_elbo
+from vae_edu.training import fit_gan
 
 from _common import machine, summary
 

@@ -48,8 +48,8 @@ from vae_edu.models import (
     fit_code_prior,
     mlp,
 )
-from vae_edu.sample_quality import fit_digit_classifier, nearest_neighbour_distance, sample_quality
-from vae_edu.train import fit
+from vae_edu.metrics import fit_digit_classifier, nearest_neighbour_distance, sample_quality
+from vae_edu.training import fit
 
 M, D, K = 8, 4, 32  # the chapter's code grid
 VARIANTS = {"gradient": (None, False), "gradient+restart": (None, True), "ema": (0.95, False)}

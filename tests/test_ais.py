@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from vae_edu.ais import (
+from vae_edu.estimators import (
     AISResult,
     ais_log_likelihood,
     annealed_importance_weights,
@@ -16,7 +16,7 @@ from vae_edu.ais import (
 )
 from vae_edu.distributions import log_standard_normal
 from vae_edu.estimators import importance_log_mean, log_likelihood
-from vae_edu.linear_gaussian import LinearGaussian
+from vae_edu.exact import LinearGaussian
 from vae_edu.models import VAE, VAEConfig
 
 

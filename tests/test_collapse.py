@@ -1,4 +1,4 @@
-"""Tests of :mod:`vae_edu.collapse`: rate and distortion against the model's own ELBO terms and a
+"""Tests of :mod:`vae_edu.metrics.collapse`: rate and distortion against the model's own ELBO terms and a
 Monte Carlo KL, and active units against hand-made encoder means."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from vae_edu.collapse import RateDistortion, active_units, rate_distortion
+from vae_edu.metrics import RateDistortion, active_units, rate_distortion
 from vae_edu.estimators import kl_monte_carlo, mc_mean
 from vae_edu.models import VAE, VAEConfig
 

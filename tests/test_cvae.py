@@ -1,4 +1,4 @@
-"""Tests of :mod:`vae_edu.models.cvae` (the conditional VAE) and :mod:`vae_edu.conditional_linear`
+"""Tests of :mod:`vae_edu.models.cvae` (the conditional VAE) and :mod:`vae_edu.exact.conditional_linear`
 (its exact playground): shapes and dtypes, every log-density and KL against ``torch.distributions``,
 the conditional ELBO against Monte Carlo and against the exact $\\log p(x|y)$, ``fit`` and
 ``log_likelihood`` on ``(x, y)`` tuples, style transfer, and bad inputs named."""
@@ -12,12 +12,12 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Independent, MixtureSameFamily, MultivariateNormal, Normal, kl_divergence
 
-from vae_edu.conditional_linear import ConditionalLinearGaussian
+from vae_edu.exact import ConditionalLinearGaussian
 from vae_edu.estimators import iwae_bound, log_likelihood, mc_mean
 from vae_edu.kl import kl_normal_normal, kl_normal_std_normal
 from vae_edu.models import DiagonalGaussian, HasELBOTerms, VAEConfig, VariationalModel
 from vae_edu.models.cvae import CVAE, LabelPrior, check_labels, one_hot
-from vae_edu.train import fit, mean_negative_elbo
+from vae_edu.training import fit, mean_negative_elbo
 
 F32, F64 = torch.float32, torch.float64
 X_DIM, Z_DIM, L, C = 6, 3, 4, 3

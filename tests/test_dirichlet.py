@@ -1,4 +1,4 @@
-"""Tests of :func:`vae_edu.kl.kl_dirichlet`, :mod:`vae_edu.dirichlet` and :mod:`vae_edu.models.dirichlet`:
+"""Tests of :func:`vae_edu.kl.kl_dirichlet`, :mod:`vae_edu.distributions.dirichlet` and :mod:`vae_edu.models.dirichlet`:
 closed forms against ``torch.distributions`` and seeded Monte Carlo, the Laplace approximation,
 the gradient routes against exact gradients, the VAE under ``fit``, and bad inputs."""
 
@@ -9,7 +9,7 @@ import torch
 from bad_inputs import BAD
 from torch.distributions import Dirichlet, Multinomial, kl_divergence
 
-from vae_edu.dirichlet import (
+from vae_edu.distributions import (
     dirichlet_to_logistic_normal,
     log_dirichlet,
     log_multinomial,
@@ -24,7 +24,7 @@ from vae_edu.gradients import score_function_estimate
 from vae_edu.kl import kl_dirichlet
 from vae_edu.models.dirichlet import DirichletVAE, DirichletVAEConfig
 from vae_edu.models.protocols import VariationalModel
-from vae_edu.train import fit
+from vae_edu.training import fit
 
 D = 3
 F32, F64 = torch.float32, torch.float64

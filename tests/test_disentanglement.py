@@ -1,4 +1,4 @@
-"""Tests for vae_edu.disentanglement: the correlation-gap score."""
+"""Tests for vae_edu.metrics.disentanglement: the correlation-gap score."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vae_edu.data.shapes import make_shapes
-from vae_edu.disentanglement import abs_correlation, correlation_gap
+from vae_edu.metrics import abs_correlation, correlation_gap
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for vae_edu.latent.elbo_surgery: the average KL term split into I_q(n; z) + KL(q(z) || p(z))."""
+"""Tests for vae_edu.metrics.latent.elbo_surgery: the average KL term split into I_q(n; z) + KL(q(z) || p(z))."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from vae_edu.distributions import log_normal_diag, log_standard_normal, reparameterize
 from vae_edu.estimators import mc_mean
 from vae_edu.kl import kl_normal_std_normal
-from vae_edu.latent import aggregate_posterior_log_prob, elbo_surgery
+from vae_edu.metrics import aggregate_posterior_log_prob, elbo_surgery
 
 
 def _posteriors(n: int, z_dim: int, dtype: torch.dtype, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,7 +20,7 @@ from vae_edu.estimators import (
     mc_mean,
 )
 from vae_edu.kl import kl_normal_normal, kl_normal_std_normal
-from vae_edu.linear_gaussian import LinearGaussian
+from vae_edu.exact import LinearGaussian
 
 D = 3
 F32, F64 = torch.float32, torch.float64

@@ -1,4 +1,4 @@
-"""Tests of :mod:`vae_edu.models.gan` and :mod:`vae_edu.train_gan`: shapes and dtypes, the losses
+"""Tests of :mod:`vae_edu.models.gan` and :mod:`vae_edu.training.gan`: shapes and dtypes, the losses
 against direct computations (``torch.log(torch.sigmoid(...))``, binary cross-entropy), the
 optimal discriminator, determinism given a seed, a short run on the 2-D toy set, bad inputs."""
 
@@ -23,7 +23,7 @@ from vae_edu.models.gan import (
     generator_loss_saturating,
     optimal_discriminator_logit,
 )
-from vae_edu.train_gan import GANHistory, fit_gan
+from vae_edu.training import GANHistory, fit_gan
 
 F32, F64 = torch.float32, torch.float64
 

@@ -26,7 +26,7 @@ from vae_edu.models.hierarchical import (
     residual_combined,
     split_z,
 )
-from vae_edu.train import fit
+from vae_edu.training import fit
 
 N_SE = 4.0
 F64 = torch.float64

@@ -15,7 +15,7 @@ from vae_edu.estimators import log_likelihood, mc_mean
 from vae_edu.models import VAE, Decoder, DiagonalGaussian, HasELBOTerms, StandardNormalPrior, VAEConfig, VariationalModel
 from vae_edu.models.iaf import IAFFlow, IAFStep
 from vae_edu.models.iaf_encoder import IAFEncoder, IAFPosterior
-from vae_edu.train import fit
+from vae_edu.training import fit
 
 F64 = torch.float64
 

@@ -1,4 +1,4 @@
-"""Tests for vae_edu.latent: neighbourhoods, distance ranks, interpolation, traversals, aggregate posterior."""
+"""Tests for vae_edu.metrics.latent: neighbourhoods, distance ranks, interpolation, traversals, aggregate posterior."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vae_edu.distributions import log_normal_diag
-from vae_edu.latent import (
+from vae_edu.metrics import (
     aggregate_posterior_log_prob,
     distance_rank_correlation,
     hole_fraction,

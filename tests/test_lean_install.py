@@ -44,7 +44,7 @@ def test_the_math_imports_without_ipywidgets_and_ipython() -> None:
 def test_the_math_loads_none_of_the_notebook_modules() -> None:
     # (tqdm is not in the list: torch itself imports it)
     code = (
-        "import sys; import vae_edu, vae_edu.kl, vae_edu.estimators, vae_edu.dirichlet; "
+        "import sys; import vae_edu, vae_edu.kl, vae_edu.estimators, vae_edu.distributions.dirichlet; "
         "print(sorted({m.partition('.')[0] for m in sys.modules} "
         "& {'matplotlib', 'ipywidgets', 'IPython', 'sklearn'}))"
     )

@@ -1,4 +1,4 @@
-"""Tests of :mod:`vae_edu.linear_gaussian`: the exact marginal, posterior and ELBO of
+"""Tests of :mod:`vae_edu.exact.linear_gaussian`: the exact marginal, posterior and ELBO of
 probabilistic PCA against independent computations (``torch.distributions``, Gaussian
 conditioning on the full joint covariance, Monte Carlo, scikit-learn's PCA)."""
 
@@ -14,7 +14,7 @@ from torch.distributions import Independent, MultivariateNormal, Normal, kl_dive
 
 from vae_edu.distributions import reparameterize
 from vae_edu.estimators import mc_mean
-from vae_edu.linear_gaussian import LinearGaussian
+from vae_edu.exact import LinearGaussian
 
 X_DIM, Z_DIM = 5, 2
 F32, F64 = torch.float32, torch.float64

@@ -1,4 +1,4 @@
-"""Tests of :mod:`vae_edu.linear_gaussian_chain`: the evidence and the posterior against
+"""Tests of :mod:`vae_edu.exact.linear_gaussian_chain`: the evidence and the posterior against
 torch.distributions on the joint Gaussian, the identity log p(x) = ELBO + KL(q || p(z|x)) term by
 term, each closed-form ELBO term against the Monte Carlo estimate of the hierarchical VAE's torch
 parts, the exactness of the ladder posterior, shapes, and bad inputs."""
@@ -12,7 +12,7 @@ from torch.distributions import MultivariateNormal
 
 from vae_edu.distributions import log_normal_full
 from vae_edu.estimators import mc_mean
-from vae_edu.linear_gaussian_chain import ChainELBOTerms, LinearGaussianChain
+from vae_edu.exact import ChainELBOTerms, LinearGaussianChain
 from vae_edu.models.hierarchical import layer_kl, split_z
 
 N_SE = 4.0

@@ -1,4 +1,4 @@
-"""Tests of :mod:`vae_edu.linear_vae`: the closed-form ELBO against Monte Carlo, torch.distributions
+"""Tests of :mod:`vae_edu.exact.linear_vae`: the closed-form ELBO against Monte Carlo, torch.distributions
 and the exact log-likelihood of :class:`LinearGaussian`; gradients; training to the pPCA optimum."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from scipy.linalg import subspace_angles
 from torch.distributions import Independent, MultivariateNormal, Normal
 
 from vae_edu.estimators import mc_mean
-from vae_edu.linear_gaussian import LinearGaussian
-from vae_edu.linear_vae import LinearVAE, fit_exact_elbo, fit_monte_carlo_elbo
+from vae_edu.exact import LinearGaussian
+from vae_edu.exact import LinearVAE, fit_exact_elbo, fit_monte_carlo_elbo
 
 X_DIM, Z_DIM = 5, 2
 F32, F64 = torch.float32, torch.float64

@@ -16,7 +16,7 @@ from vae_edu.models import VAE, HasELBOTerms, VAEConfig, VariationalModel
 from vae_edu.models import VAE, Encoder, StandardNormalPrior
 from vae_edu.models.autoregressive import AutoregressiveDecoder
 from vae_edu.models.made import MADE, MaskedLinear, made_degrees, made_masks
-from vae_edu.train import fit
+from vae_edu.training import fit
 
 F32, F64 = torch.float32, torch.float64
 D = 5

@@ -1,4 +1,4 @@
-"""Tests of :mod:`vae_edu.marginal`: grid quadrature, importance weights, and the exact moments
+"""Tests of :mod:`vae_edu.exact.marginal`: grid quadrature, importance weights, and the exact moments
 of importance weights, against independent computations (the exact marginal, ``torch.distributions``,
 one- and two-dimensional quadrature, Monte Carlo with exact standard errors)."""
 
@@ -12,8 +12,8 @@ from bad_inputs import BAD
 from torch.distributions import MultivariateNormal, Normal, kl_divergence
 
 from vae_edu.estimators import importance_log_mean
-from vae_edu.linear_gaussian import LinearGaussian
-from vae_edu.marginal import (
+from vae_edu.exact import LinearGaussian
+from vae_edu.exact import (
     MAX_GRID_NODES,
     fit_normal_grid,
     kl_grid_normal,
@@ -518,7 +518,7 @@ def test_posterior_grid_bad_inputs() -> None:
 
 
 def test_log_importance_weights_is_the_deprecated_name_of_the_gaussian_one() -> None:
-    from vae_edu.marginal import log_importance_weights
+    from vae_edu.exact import log_importance_weights
 
     model = _model()
     x = torch.randn(4, X_DIM, dtype=F64, generator=torch.Generator().manual_seed(1))

@@ -25,9 +25,9 @@ from vae_edu.models import (
     StandardNormalPrior,
     log_mixture_normal_diag,
 )
-from vae_edu.latent import elbo_surgery, hole_fraction
+from vae_edu.metrics import elbo_surgery, hole_fraction
 from vae_edu.models.learned_priors import prior_elbo_surgery, prior_hole_fraction
-from vae_edu.train import fit
+from vae_edu.training import fit
 
 N_SE = 4.0
 TINY = VAEConfig(x_dim=4, z_dim=2, hidden=8, num_levels=3, decoder_dropout=0.0)

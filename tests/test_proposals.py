@@ -1,4 +1,4 @@
-"""Tests of :mod:`vae_edu.proposals`: the defensive-mixture estimate of log p(x) against the exact
+"""Tests of :mod:`vae_edu.estimators.proposals`: the defensive-mixture estimate of log p(x) against the exact
 log p(x) of the linear-Gaussian model and of a 2-D IAF-VAE (by quadrature), against a narrow
 proposal, its standard error against the spread of repeated estimates, and bad inputs."""
 
@@ -11,9 +11,9 @@ import torch
 from torch import Tensor, nn
 
 from vae_edu.estimators import log_likelihood
-from vae_edu.linear_gaussian import LinearGaussian
+from vae_edu.exact import LinearGaussian
 from vae_edu.models import VAE, Decoder, DiagonalGaussian, IAFEncoder, StandardNormalPrior, VAEConfig
-from vae_edu.proposals import log_likelihood_defensive, widened_gaussian
+from vae_edu.estimators import log_likelihood_defensive, widened_gaussian
 
 F64 = torch.float64
 

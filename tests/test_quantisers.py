@@ -230,7 +230,7 @@ def test_bad_inputs(kind: str, call, error: type, name: str) -> None:
 def test_fit_trains_the_codebook_through_the_penalty(ema_decay) -> None:
     """VAE.loss adds the posterior's penalty to -ELBO, and fit minimises VAE.loss: the codebook moves
     (by gradient, or by the EMA update) and the commitment loss enters the encoder's gradient."""
-    from vae_edu.train import fit
+    from vae_edu.training import fit
 
     model = vq_vae(ema_decay, num_codes=8)
     x = torch.randint(0, 2, (96, 6), generator=gen(11)).double()

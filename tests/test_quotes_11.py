@@ -111,7 +111,7 @@ def laplace_run(run: dict) -> dict:
 def test_the_laplace_run_trained_the_three_latents_as_the_chapter_describes(laplace_run: dict) -> None:
     import torch
 
-    from vae_edu.dirichlet import dirichlet_to_logistic_normal
+    from vae_edu.distributions import dirichlet_to_logistic_normal
 
     r = laplace_run
     assert r["benchmark"] == "dirichlet_topics" and r["epochs"] == 60 and r["threshold"] == 0.95

@@ -1,4 +1,4 @@
-"""Tests of vae_edu.sample_quality: the digit classifier judge and the distance measures."""
+"""Tests of vae_edu.metrics.sample_quality: the digit classifier judge and the distance measures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vae_edu.data import load_digits_split
-from vae_edu.sample_quality import (
+from vae_edu.metrics import (
     COVERAGE_THRESHOLD,
     DigitClassifier,
     fit_digit_classifier,

@@ -1,4 +1,4 @@
-"""Tests of :mod:`vae_edu.targets`: the banana's density and normaliser, the reverse-KL estimator
+"""Tests of :mod:`vae_edu.exact.targets`: the banana's density and normaliser, the reverse-KL estimator
 against closed forms, and the fit on a target a Gaussian can match exactly."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from torch.distributions import MultivariateNormal, Normal
 
 from vae_edu.distributions import log_normal_diag
 from vae_edu.kl import kl_normal_full, kl_normal_normal
-from vae_edu.targets import (
+from vae_edu.exact import (
     DiagonalGaussianQ,
     FullCovarianceGaussianQ,
     IAFQ,

@@ -1,4 +1,4 @@
-"""Tests of :mod:`vae_edu.train`: the loss goes down, early stopping restores the best epoch,
+"""Tests of :mod:`vae_edu.training.loop`: the loss goes down, early stopping restores the best epoch,
 checkpoints are atomic, and a resumed run ends with exactly the parameters of an uninterrupted one."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-import vae_edu.train as train_module
+import vae_edu.training.loop as train_module
 from vae_edu.estimators import iwae_bound, log_likelihood
 from vae_edu.models import VAE, VAEConfig
-from vae_edu.train import History, fit, free_bits_kl, kl_weight, mean_negative_elbo
+from vae_edu.training import History, fit, free_bits_kl, kl_weight, mean_negative_elbo
 
 X_DIM, L = 8, 3
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vae_edu.latent import traverse
+from vae_edu.metrics import traverse
 from vae_edu.models import VAE, VAEConfig
 from vae_edu.widgets import LatentExplorer, plot_explorer, tile_images
 

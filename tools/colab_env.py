@@ -55,7 +55,7 @@ import bootstrap_cell  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The chapters run by default: 04 imports numpy, scipy, scikit-learn, matplotlib and torch itself;
-#: 07 trains with ``vae_edu.train.fit`` (tqdm) and, on Colab, builds its slider explorer (ipywidgets).
+#: 07 trains with ``vae_edu.training.loop.fit`` (tqdm) and, on Colab, builds its slider explorer (ipywidgets).
 CHAPTERS = ("notebooks/04_linear_vae.ipynb", "notebooks/07_latent_space.ipynb")
 #: What Colab brings before a chapter runs; versions from ``requirements.txt``.
 PREINSTALLED = ("torch", "ipykernel")

@@ -19,7 +19,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from .latent import traverse
+from .metrics.latent import traverse
 from .utils import check_int, check_tensor
 
 __all__ = ["tile_images", "LatentExplorer", "plot_explorer", "interactive_frontend"]

@@ -177,7 +177,7 @@ def missing_reference(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     """Resolve a name the way Python would, then point at where the reference documents it.
 
     Handles re-exports (``vae_edu.data._common.Split`` → ``vae_edu.data.Split``), names imported
-    into the current module (``LinearGaussian.posterior`` in ``vae_edu.linear_vae``), and the short
+    into the current module (``LinearGaussian.posterior`` in ``vae_edu.exact.linear_vae``), and the short
     name of a public object used in another module's docstring.
     """
     if node.get("refdomain") != "py":
@@ -213,24 +213,24 @@ def chapter_map() -> dict[str, list[str]]:
 PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Foundations", "Setup, checks, densities, KLs, estimators and the exact linear-Gaussian playground.", (
         "vae_edu", "vae_edu.utils", "vae_edu.distributions", "vae_edu.kl", "vae_edu.estimators",
-        "vae_edu.ais", "vae_edu.marginal", "vae_edu.linear_gaussian", "vae_edu.gradients",
-        "vae_edu.linear_vae")),
+        "vae_edu.estimators.ais", "vae_edu.exact.marginal", "vae_edu.exact.linear_gaussian", "vae_edu.gradients",
+        "vae_edu.exact.linear_vae")),
     ("Models, data and training", "The networks, the data sets, and the loop that fits them.", (
         "vae_edu.models.config", "vae_edu.models.posteriors", "vae_edu.models.layers", "vae_edu.models.prior",
         "vae_edu.models.vae", "vae_edu.models.checks",
         "vae_edu.models.protocols", "vae_edu.models.made", "vae_edu.models.autoregressive",
-        "vae_edu.objectives", "vae_edu.train", "vae_edu.collapse", "vae_edu.data", "vae_edu.data.digits",
+        "vae_edu.training.objectives", "vae_edu.training.loop", "vae_edu.metrics.collapse", "vae_edu.data", "vae_edu.data.digits",
         "vae_edu.data.mnist", "vae_edu.data.toy", "vae_edu.data.shapes", "vae_edu.data.topics")),
     ("What z means, labels, and GANs", "Measuring a latent space, conditioning on labels, and GANs.", (
-        "vae_edu.latent", "vae_edu.disentanglement", "vae_edu.widgets", "vae_edu.plotting",
-        "vae_edu.sample_quality", "vae_edu.conditional_linear", "vae_edu.models.cvae",
-        "vae_edu.models.gan", "vae_edu.train_gan")),
+        "vae_edu.metrics.latent", "vae_edu.metrics.disentanglement", "vae_edu.widgets", "vae_edu.plotting",
+        "vae_edu.metrics.sample_quality", "vae_edu.exact.conditional_linear", "vae_edu.models.cvae",
+        "vae_edu.models.gan", "vae_edu.training.gan")),
     ("Richer posteriors and latents", "Flows, Dirichlet latents and discrete latents.", (
-        "vae_edu.targets", "vae_edu.models.iaf", "vae_edu.models.iaf_encoder", "vae_edu.proposals",
-        "vae_edu.dirichlet", "vae_edu.models.dirichlet", "vae_edu.discrete", "vae_edu.models.quantisers",
+        "vae_edu.exact.targets", "vae_edu.models.iaf", "vae_edu.models.iaf_encoder", "vae_edu.estimators.proposals",
+        "vae_edu.distributions.dirichlet", "vae_edu.models.dirichlet", "vae_edu.discrete", "vae_edu.models.quantisers",
         "vae_edu.models.code_prior")),
     ("Learned priors", "Priors fitted with the model: a mixture of Gaussians and the VampPrior.", (
-        "vae_edu.models.learned_priors", "vae_edu.models.hierarchical", "vae_edu.linear_gaussian_chain")),
+        "vae_edu.models.learned_priors", "vae_edu.models.hierarchical", "vae_edu.exact.linear_gaussian_chain")),
 )
 
 PAGE = ROOT / "book" / "api.md"

@@ -12,7 +12,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..distributions import log_normal_diag
+from ..distributions.gaussian import log_normal_diag
 from ..utils import check_int, check_positive_float, check_tensor
 from ._common import check_float_dtype
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..distributions import log_categorical
+from ..distributions.gaussian import log_categorical
 from ..utils import check_int
 from .config import VAEConfig
 from .checks import check_data, check_z, model_dtype

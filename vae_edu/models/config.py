@@ -45,7 +45,7 @@ class VAEConfig:
         activation: the hidden-layer non-linearity (``"leaky_relu"``, ``"relu"``, ``"elu"``,
             ``"gelu"``, ``"silu"``, ``"tanh"``, ``"softplus"``).
         decoder_dropout: dropout probability after each hidden layer of the decoder, active only
-            in training mode (inside :func:`~vae_edu.train.fit`); a regulariser against the
+            in training mode (inside :func:`~vae_edu.training.loop.fit`); a regulariser against the
             decoder memorising a small training set (on the digits it is what takes the test NLL
             below the reference setup's; see ``benchmarks/digits_nll.py``). 0 turns it off.
 

@@ -19,7 +19,7 @@ import dataclasses
 import torch
 from torch import Tensor, nn
 
-from ..distributions import log_normal_diag, log_standard_normal, reparameterize
+from ..distributions.gaussian import log_normal_diag, log_standard_normal, reparameterize
 from ..kl import kl_normal_normal, kl_normal_std_normal
 from ..utils import check_int, check_labels
 from .config import VAEConfig

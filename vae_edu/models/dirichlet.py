@@ -30,7 +30,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from ..dirichlet import dirichlet_to_logistic_normal, log_dirichlet, log_multinomial, rsample_dirichlet
+from ..distributions.dirichlet import dirichlet_to_logistic_normal, log_dirichlet, log_multinomial, rsample_dirichlet
 from ..kl import kl_dirichlet
 from ..utils import check_int, check_positive_float, check_tensor
 from .layers import mlp
@@ -117,7 +117,7 @@ def check_counts(name: str, x: object, x_dim: int, dtype: torch.dtype) -> Tensor
 class DirichletPosterior:
     r"""$q(\theta\mid x) = \mathrm{Dir}(\alpha_q(x))$ for a batch, the encoder's output for the Dirichlet latent.
 
-    Samples are reparameterised implicitly (:func:`vae_edu.dirichlet.rsample_dirichlet`); densities
+    Samples are reparameterised implicitly (:func:`vae_edu.distributions.dirichlet.rsample_dirichlet`); densities
     are evaluated at the samples clamped to the smallest positive float (see :func:`safe_simplex`).
 
     Book: *The Dirichlet VAE*.
@@ -251,7 +251,7 @@ class DirichletVAE(VAE):
     or for the logistic normals a :class:`~vae_edu.models.NormalPrior` over $z$ (the Laplace
     approximation of the Dirichlet prior, or $\mathcal N(0, I)$).
 
-    Created in evaluation mode; :func:`vae_edu.train.fit`, :func:`vae_edu.estimators.iwae_bound` and
+    Created in evaluation mode; :func:`vae_edu.training.loop.fit`, :func:`vae_edu.estimators.iwae_bound` and
     :func:`vae_edu.estimators.log_likelihood` work on it as on any VAE.
 
     Args:

@@ -8,7 +8,7 @@ $$\min_G \max_D\ V(D, G) = \mathbb E_{p_{\text{data}}}[\log D(x)] + \mathbb E_{p
 
 Every loss here takes the discriminator's *logits* $\ell$ and is written in log space,
 $\log D = -\operatorname{softplus}(-\ell)$ and $\log(1 - D) = -\operatorname{softplus}(\ell)$.
-The training loop is :func:`vae_edu.train_gan.fit_gan`.
+The training loop is :func:`vae_edu.training.gan.fit_gan`.
 
 Shapes: data ``x`` is ``(B, x_dim)``, codes ``z`` are ``(..., z_dim)``, logits are ``(B,)``.
 

@@ -19,7 +19,7 @@ $$\sigma_{q,1}^{-2} = \hat\sigma_1^{-2} + \sigma_p^{-2},\qquad
   \mu_{q,1} = \sigma_{q,1}^2\big(\hat\mu_1\hat\sigma_1^{-2} + \mu_p\sigma_p^{-2}\big).$$
 
 For a linear-Gaussian chain this product of two Gaussians in $z_1$ *is* the exact conditional
-$p(z_1|z_2, x) \propto p(z_1|z_2)\,p(x|z_1)$ (:mod:`vae_edu.linear_gaussian_chain` checks it). Or
+$p(z_1|z_2, x) \propto p(z_1|z_2)\,p(x|z_1)$ (:mod:`vae_edu.exact.linear_gaussian_chain` checks it). Or
 by the residual form of NVAE (Vahdat & Kautz, 2020) and Tomczak's *Deep Generative Modeling*
 (:func:`residual_combined`, ``combine="residual"``, the default of :func:`hierarchical_vae`): the
 message shifts the prior's mean and scales its standard deviation,
@@ -41,7 +41,7 @@ weights with no change. The parts:
 Neither the prior nor the posterior gives a closed-form KL, so the VAE uses the Monte Carlo KL
 $\log q(z|x) - \log p(z)$ on the same draws as the reconstruction term;
 :func:`layer_kl` splits it per layer. What needs a closed-form KL per dimension
-(``model.kl_per_dim``, :func:`~vae_edu.collapse.rate_distortion`, ``fit(free_bits=...)``) does
+(``model.kl_per_dim``, :func:`~vae_edu.metrics.collapse.rate_distortion`, ``fit(free_bits=...)``) does
 not apply. A model of these parts has no ``config``: save ``model.state_dict()``.
 
 The digits model in one call (:func:`hierarchical_vae`)::
@@ -62,7 +62,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..distributions import log_normal_diag, log_standard_normal, reparameterize
+from ..distributions.gaussian import log_normal_diag, log_standard_normal, reparameterize
 from ..kl import kl_normal_normal, kl_normal_std_normal
 from ..utils import check_generator, check_int
 from .checks import check_z, model_dtype

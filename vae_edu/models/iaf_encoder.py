@@ -61,7 +61,7 @@ class IAFPosterior:
         $\log\mathcal N(z_0;\ \mu_q, \operatorname{diag}\sigma_q^2) - \sum_t\log|\det J_t|$.
 
         The draws of :meth:`rsample_with_log_prob` carry their $\log q$ at no extra cost; this is
-        for points drawn elsewhere (e.g. by another proposal, :mod:`vae_edu.proposals`). Where
+        for points drawn elsewhere (e.g. by another proposal, :mod:`vae_edu.estimators.proposals`). Where
         the inverse overflows the dtype (a gate $\sigma_{t,i}$ underflows: $z_0$ is of order
         $1/\sigma_{t,i}$, so $\mathcal N(z_0)$ falls faster than $1/\sigma$ grows), $-\infty$.
         """

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..distributions import (
+from ..distributions.gaussian import (
     log_bernoulli,
     log_categorical,
     log_normal_diag,

@@ -20,7 +20,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from ..distributions import log_normal_diag, reparameterize
+from ..distributions.gaussian import log_normal_diag, reparameterize
 
 __all__ = ["Posterior", "DiagonalGaussian"]
 

@@ -1,6 +1,6 @@
 """What the training loop and the likelihood estimators need from a model, written down as protocols.
 
-:func:`vae_edu.train.fit` and :func:`vae_edu.estimators.log_likelihood` work with any
+:func:`vae_edu.training.loop.fit` and :func:`vae_edu.estimators.log_likelihood` work with any
 :class:`torch.nn.Module` that has these methods, not only :class:`~vae_edu.models.VAE`: a VAE
 with another encoder (IAF) or a conditional VAE reuses them unchanged. A conditional model takes
 its extra inputs positionally after ``x`` (``elbo(x, y, num_samples=..., ...)``; the options are

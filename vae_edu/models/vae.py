@@ -88,7 +88,7 @@ class VAE(nn.Module):
 
     A VAE is created in evaluation mode (``model.training`` is ``False``): with decoder dropout
     switched off, everything it computes is a deterministic function of its parameters and the
-    generator passed in. :func:`~vae_edu.train.fit` switches it to training mode for the gradient
+    generator passed in. :func:`~vae_edu.training.loop.fit` switches it to training mode for the gradient
     steps only (call ``model.train()`` yourself in a hand-written training loop).
 
     Its public methods check the data once (``validate_args=True``, through the decoder's

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .models.gan import GAN, check_gan_data, discriminator_loss, generator_loss_non_saturating
+from ..models.gan import GAN, check_gan_data, discriminator_loss, generator_loss_non_saturating
 
 __all__ = ["GANHistory", "fit_gan"]
 

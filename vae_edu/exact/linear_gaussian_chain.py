@@ -33,11 +33,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .distributions import log_normal_diag, log_normal_full, log_standard_normal, reparameterize
-from .kl import kl_normal_full, kl_normal_normal, kl_normal_std_normal
-from .models.hierarchical import COMBINE, FirstLayerDecoder, HierarchicalPrior, LadderEncoder, split_z
-from .models.vae import VAE
-from .utils import check_event_shapes, check_int, check_tensor
+from ..distributions.gaussian import log_normal_diag, log_normal_full, log_standard_normal, reparameterize
+from ..kl import kl_normal_full, kl_normal_normal, kl_normal_std_normal
+from ..models.hierarchical import COMBINE, FirstLayerDecoder, HierarchicalPrior, LadderEncoder, split_z
+from ..models.vae import VAE
+from ..utils import check_event_shapes, check_int, check_tensor
 
 __all__ = ["LinearGaussianChain", "ChainELBOTerms", "LinearGaussianDecoder"]
 

@@ -1,7 +1,7 @@
 r"""Training a VAE: minibatch gradient steps on $-\mathrm{ELBO}$ (or $-\mathcal L_k$), early stopping, resume.
 
 :func:`fit` works with any :class:`~vae_edu.models.VariationalModel`: it calls only
-:func:`~vae_edu.objectives.training_loss` and :func:`~vae_edu.objectives.validation_loss`. A
+:func:`~vae_edu.training.objectives.training_loss` and :func:`~vae_edu.training.objectives.validation_loss`. A
 checkpoint holds everything the next epoch depends on (parameters, optimiser, early-stopping
 state, random generators), so a resumed run ends bit for bit as one that was never interrupted,
 and a finished run can be resumed with a larger ``epochs`` to train on.
@@ -24,11 +24,11 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from .models.protocols import HasELBOTerms, VariationalModel
+from ..models.protocols import HasELBOTerms, VariationalModel
 from .objectives import Objective, free_bits_kl, kl_weight, mean_negative_elbo, training_loss, validation_loss
-from .utils import atomic_save, check_batch, check_number
+from ..utils import atomic_save, check_batch, check_number
 
-__all__ = ["History", "fit", "load_checkpoint", "kl_weight", "free_bits_kl", "mean_negative_elbo"]
+__all__ = ["History", "fit", "load_checkpoint"]
 
 OptimizerName = Literal["adam", "adamax"]
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamax": torch.optim.Adamax}
@@ -92,7 +92,7 @@ def fit(
     r"""Train ``model`` in place on $-\mathrm{ELBO}_{\beta_e}$ (or $-\mathcal L_k$) by minibatch steps, with early stopping.
 
     Each epoch shuffles ``train``, takes one optimiser step per minibatch on
-    :func:`~vae_edu.objectives.training_loss` ($\beta_e$ from :func:`kl_weight`: a linear warm-up
+    :func:`~vae_edu.training.objectives.training_loss` ($\beta_e$ from :func:`kl_weight`: a linear warm-up
     over ``warmup_epochs``; free bits $\lambda$ = ``free_bits``), then computes the validation loss.
     Training stops after ``epochs``, after ``patience`` epochs without a validation improvement
     (never during the warm-up), or after ``max_seconds``; the model ends with the parameters of
@@ -248,7 +248,7 @@ def train_epoch(
 ) -> float:
     r"""One epoch of :func:`fit`: shuffle ``batch`` with ``generator``, one optimiser step per minibatch.
 
-    Each step minimises :func:`~vae_edu.objectives.training_loss` ($-\mathrm{ELBO}_\beta$ with
+    Each step minimises :func:`~vae_edu.training.objectives.training_loss` ($-\mathrm{ELBO}_\beta$ with
     free bits, or $-\mathcal L_k$), with its noise drawn from ``generator``.
 
     Args:
@@ -410,7 +410,7 @@ def load_checkpoint(
     """
     state = torch.load(Path(path), weights_only=True)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"resume: {path} is not a checkpoint written by vae_edu.train.fit")
+        raise ValueError(f"resume: {path} is not a checkpoint written by vae_edu.training.loop.fit")
     differ = {k: (state["settings"].get(k), v) for k, v in settings.items() if state["settings"].get(k) != v}
     if differ:
         raise ValueError(f"resume: the checkpoint was written with other settings (saved, now): {differ}")

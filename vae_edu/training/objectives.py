@@ -1,5 +1,5 @@
 r"""The training objectives: the KL weight schedule (warm-up), free bits, the minibatch loss
-and the per-example $-\mathrm{ELBO}$ of a dataset, used by :func:`vae_edu.train.fit`.
+and the per-example $-\mathrm{ELBO}$ of a dataset, used by :func:`vae_edu.training.loop.fit`.
 
 Book: *Training a VAE on digits* and *Posterior collapse and the rate–distortion trade-off*.
 """
@@ -13,9 +13,9 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from .estimators import eval_mode, iwae_bound
-from .models.protocols import VariationalModel
-from .utils import check_batch, check_tensor
+from ..estimators.monte_carlo import eval_mode, iwae_bound
+from ..models.protocols import VariationalModel
+from ..utils import check_batch, check_tensor
 
 __all__ = ["kl_weight", "free_bits_kl", "mean_negative_elbo", "training_loss", "validation_loss", "Objective"]
 
@@ -143,7 +143,7 @@ def validation_loss(
     generator: torch.Generator | None = None,
 ) -> float:
     r"""$-\mathrm{ELBO}$ per example over ``data`` (one draw of $z$), or $-\mathcal L_k$ for the IWAE
-    objective: what :func:`~vae_edu.train.fit` watches for early stopping.
+    objective: what :func:`~vae_edu.training.loop.fit` watches for early stopping.
 
     Book: *Training a VAE on digits*.
     """

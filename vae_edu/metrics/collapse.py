@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .estimators import mc_mean
-from .models.protocols import HasELBOTerms
-from .utils import check_tensor
+from ..estimators.monte_carlo import mc_mean
+from ..models.protocols import HasELBOTerms
+from ..utils import check_tensor
 
 __all__ = ["RateDistortion", "rate_distortion", "active_units"]
 

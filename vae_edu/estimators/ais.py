@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .estimators import eval_mode, importance_log_mean
-from .utils import check_generator, check_int, check_positive_float, check_tensor
+from .monte_carlo import eval_mode, importance_log_mean
+from ..utils import check_generator, check_int, check_positive_float, check_tensor
 
 __all__ = [
     "AISResult",

@@ -26,9 +26,9 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from .distributions import LOG_2PI, log_normal_full, log_standard_normal
+from ..distributions.gaussian import LOG_2PI, log_normal_full, log_standard_normal
 from .linear_gaussian import LinearGaussian
-from .utils import check_event_shapes, check_int, check_positive_float, check_tensor, cholesky_checked
+from ..utils import check_event_shapes, check_int, check_positive_float, check_tensor, cholesky_checked
 
 __all__ = [
     "log_marginal_grid",
@@ -214,7 +214,7 @@ def log_importance_weights(log_p_x_given_z: LogLikelihood, x: Tensor, mu_q: Tens
 
     Book: *Latent-variable models and the intractable marginal*.
     """
-    warnings.warn("vae_edu.marginal.log_importance_weights is deprecated: call log_importance_weights_gaussian "
+    warnings.warn("vae_edu.exact.marginal.log_importance_weights is deprecated: call log_importance_weights_gaussian "
                   "(same arguments)", DeprecationWarning, stacklevel=2)
     return log_importance_weights_gaussian(log_p_x_given_z, x, mu_q, cov_q, **options)
 

@@ -20,13 +20,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from .distributions import log_normal_diag, log_normal_full, log_standard_normal, reparameterize
-from .estimators import mc_mean
+from ..distributions.gaussian import log_normal_diag, log_normal_full, log_standard_normal, reparameterize
+from ..estimators.monte_carlo import mc_mean
 from .marginal import log_marginal_grid
-from .models.iaf import IAFFlow
-from .models.iaf_encoder import IAFPosterior
-from .models.posteriors import DiagonalGaussian
-from .utils import check_int, check_positive_float, check_tensor
+from ..models.iaf import IAFFlow
+from ..models.iaf_encoder import IAFPosterior
+from ..models.posteriors import DiagonalGaussian
+from ..utils import check_int, check_positive_float, check_tensor
 
 __all__ = [
     "log_banana",
@@ -90,7 +90,7 @@ def log_normalizer_grid(log_density: LogDensity, *, num_points: int = 601, limit
     r"""$\log Z = \log\int \tilde p(z)\,dz$ for a 2-D unnormalised density, by quadrature on a grid.
 
     Written as $\int \mathcal N(z; 0, I)\,\big[\tilde p(z)/\mathcal N(z; 0, I)\big]\,dz$ so that
-    :func:`vae_edu.marginal.log_marginal_grid` does the Riemann sum over $[-L, L]^2$ (in float64).
+    :func:`vae_edu.exact.marginal.log_marginal_grid` does the Riemann sum over $[-L, L]^2$ (in float64).
 
     Args:
         log_density: $z \mapsto \log\tilde p(z)$, shape ``(..., 2)`` → ``(...)``.

@@ -20,9 +20,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .distributions import LOG_2PI, log_normal_diag, log_normal_full
-from .kl import kl_normal_full, kl_normal_std_normal
-from .utils import check_event_shapes, check_int, check_positive, check_tensor
+from ..distributions.gaussian import LOG_2PI, log_normal_diag, log_normal_full
+from ..kl import kl_normal_full, kl_normal_std_normal
+from ..utils import check_event_shapes, check_int, check_positive, check_tensor
 
 __all__ = ["LinearGaussian", "expected_log_linear_gaussian"]
 
@@ -37,7 +37,7 @@ def expected_log_linear_gaussian(
       - \frac{1}{2\sigma_p^2}\Big[\|x - b - W\mu_q\|^2 + \sum_j \sigma_{q,j}^2\,\|W_{:,j}\|^2\Big]$$
 
     The reconstruction term of every linear-Gaussian model in the book (:class:`LinearGaussian`
-    and :class:`~vae_edu.linear_vae.LinearVAE`), written once; inputs are trusted (the callers check them).
+    and :class:`~vae_edu.exact.linear_vae.LinearVAE`), written once; inputs are trusted (the callers check them).
 
     Args:
         x: data, shape ``(..., D)``.

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Literal, overload
 import torch
 from torch import Tensor
 
-from .distributions import log_normal_diag, log_standard_normal, reparameterize
-from .utils import check_batch, check_event_shapes, check_generator, check_int, check_tensor
+from ..distributions.gaussian import log_normal_diag, log_standard_normal, reparameterize
+from ..utils import check_batch, check_event_shapes, check_generator, check_int, check_tensor
 
 if TYPE_CHECKING:
-    from .models.protocols import VariationalModel
+    from ..models.protocols import VariationalModel
 
 __all__ = [
     "mc_mean",
@@ -326,7 +326,7 @@ def effective_sample_size(log_w: Tensor) -> Tensor:
 def eval_mode(model: object) -> Iterator[None]:
     """Run a block with ``model`` in evaluation mode (dropout off), then restore its mode.
 
-    Evaluations (:func:`log_likelihood`, :func:`vae_edu.train.mean_negative_elbo`) use it, so a
+    Evaluations (:func:`log_likelihood`, :func:`vae_edu.training.loop.mean_negative_elbo`) use it, so a
     model left in training mode is still scored as the deterministic model it is.
 
     Book: *Training a VAE on digits*.

@@ -3,7 +3,7 @@ r"""The linear VAE: a VAE whose encoder and decoder are linear, i.e. probabilist
 $$q(z|x) = \mathcal N\big(W_q x + b_q,\ \operatorname{diag}\sigma_q^2\big),\qquad
   p(z) = \mathcal N(0, I_d),\qquad p(x|z) = \mathcal N\big(W_p z + b_p,\ \sigma_p^2 I_D\big)$$
 
-Its decoder is the linear-Gaussian model of :mod:`vae_edu.linear_gaussian`, so everything a
+Its decoder is the linear-Gaussian model of :mod:`vae_edu.exact.linear_gaussian`, so everything a
 non-linear VAE can only estimate is exact here: the ELBO in closed form, and the log-likelihood
 $\log p(x)$ of the trained decoder (:meth:`LinearVAE.to_linear_gaussian`). Maximising the ELBO
 reaches the maximum-likelihood probabilistic PCA solution (Lucas et al., 2019, "Don't blame the
@@ -19,11 +19,11 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .distributions import LOG_2PI, log_normal_diag, log_standard_normal, reparameterize
-from .estimators import mc_elbo
-from .kl import kl_normal_std_normal
+from ..distributions.gaussian import LOG_2PI, log_normal_diag, log_standard_normal, reparameterize
+from ..estimators.monte_carlo import mc_elbo
+from ..kl import kl_normal_std_normal
 from .linear_gaussian import LinearGaussian, expected_log_linear_gaussian
-from .utils import check_generator, check_int, check_tensor
+from ..utils import check_generator, check_int, check_tensor
 
 __all__ = ["LinearVAE", "fit_exact_elbo", "fit_monte_carlo_elbo"]
 
@@ -168,7 +168,7 @@ class LinearVAE(nn.Module):
           - \mathrm{KL}\big(q(z|x)\,\|\,\mathcal N(0, I)\big)$$
 
         The first two terms are $\mathbb E_q[\log p(x|z)]$
-        (:func:`~vae_edu.linear_gaussian.expected_log_linear_gaussian`, shared with
+        (:func:`~vae_edu.exact.linear_gaussian.expected_log_linear_gaussian`, shared with
         :class:`LinearGaussian`), the last one is :func:`vae_edu.kl.kl_normal_std_normal`.
 
         Args:

@@ -28,9 +28,9 @@ from typing import Literal, overload
 import torch
 from torch import Tensor, nn
 
-from .estimators import eval_mode
-from .models.posteriors import DiagonalGaussian
-from .utils import check_batch, check_generator, check_int
+from .monte_carlo import eval_mode
+from ..models.posteriors import DiagonalGaussian
+from ..utils import check_batch, check_generator, check_int
 
 __all__ = ["widened_gaussian", "log_likelihood_defensive"]
 

@@ -4,7 +4,7 @@ $$y \in \{0, \dots, C-1\},\qquad z \mid y \sim \mathcal N(m_y, I_d),\qquad
   x \mid z, y \sim \mathcal N(Wz + b_y,\ \sigma^2 I_D)$$
 
 Given $y$, the shift $u = z - m_y \sim \mathcal N(0, I)$ turns it into the linear-Gaussian model of
-:mod:`vae_edu.linear_gaussian` with bias $c_y = Wm_y + b_y$, so everything is exact:
+:mod:`vae_edu.exact.linear_gaussian` with bias $c_y = Wm_y + b_y$, so everything is exact:
 $p(x|y) = \mathcal N(x;\ c_y,\ WW^\top + \sigma^2 I)$, the posterior
 $p(z|x,y) = \mathcal N\big(m_y + M^{-1}W^\top(x - c_y),\ \sigma^2M^{-1}\big)$ with
 $M = W^\top W + \sigma^2 I$, the conditional ELBO of any diagonal Gaussian $q(z|x,y)$, and its gap
@@ -22,10 +22,10 @@ import math
 import torch
 from torch import Tensor
 
-from .distributions import log_normal_diag
-from .kl import kl_normal_full, kl_normal_normal
+from ..distributions.gaussian import log_normal_diag
+from ..kl import kl_normal_full, kl_normal_normal
 from .linear_gaussian import LinearGaussian
-from .utils import check_labels, check_tensor
+from ..utils import check_labels, check_tensor
 
 __all__ = ["ConditionalLinearGaussian"]
 

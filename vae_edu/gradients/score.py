@@ -31,9 +31,9 @@ from typing import Callable, NamedTuple, Union
 import torch
 from torch import Tensor
 
-from .distributions import reparameterize
-from .estimators import mc_mean
-from .utils import check_event_shapes, check_int, check_tensor
+from ..distributions.gaussian import reparameterize
+from ..estimators.monte_carlo import mc_mean
+from ..utils import check_event_shapes, check_int, check_tensor
 
 __all__ = [
     "GradientEstimate",

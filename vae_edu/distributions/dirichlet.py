@@ -24,8 +24,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .distributions import reparameterize
-from .utils import check_event_shapes, check_generator, check_int, check_positive, check_tensor
+from .gaussian import reparameterize
+from ..utils import check_event_shapes, check_generator, check_int, check_positive, check_tensor
 
 __all__ = [
     "log_dirichlet",
