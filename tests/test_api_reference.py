@@ -45,7 +45,7 @@ def test_every_public_object_has_a_chapter() -> None:
         ("vae_edu.kl.kl_normal_std_normal", "notebooks/01_gaussian_kl"),  # from its Book: line
         ("vae_edu.estimators.iwae_bound", "notebooks/05_training_a_vae"),
         ("vae_edu.models.iaf.IAFFlow", "notebooks/10_iaf"),
-        ("vae_edu.utils.check_tensor", "book/notation"),  # a helper no chapter calls
+        ("vae_edu.checks.check_tensor", "book/notation"),  # a helper no chapter calls
     ],
 )
 def test_chapter_of_known_objects(name: str, expected: str) -> None:

@@ -10,16 +10,8 @@ import pytest
 import torch
 
 import vae_edu
-from vae_edu.utils import (
-    check_batch,
-    check_event_shapes,
-    check_int,
-    check_labels,
-    check_positive,
-    check_positive_float,
-    check_tensor,
-    setup,
-)
+from vae_edu.utils import setup
+from vae_edu.checks import check_batch, check_event_shapes, check_int, check_labels, check_positive, check_positive_float, check_tensor
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import warnings
 import torch
 from torch import Tensor
 
-from .utils import check_event_shapes, check_positive, check_tensor, cholesky_checked
+from .checks import check_event_shapes, check_positive, check_tensor, cholesky_checked
 
 __all__ = ["kl_normal_std_normal", "kl_normal_normal", "kl_normal_full", "kl_mvn", "mean_field_gap", "kl_dirichlet"]
 

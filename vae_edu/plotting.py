@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Ellipse
 from torch import Tensor
 
-from .utils import check_tensor
+from .checks import check_tensor
 
 __all__ = ["plot_gaussian_ellipse"]
 

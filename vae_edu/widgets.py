@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from .metrics.latent import traverse
-from .utils import check_int, check_tensor
+from .checks import check_int, check_tensor
 
 __all__ = ["tile_images", "LatentExplorer", "plot_explorer", "interactive_frontend"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..utils import check_int
+from ..checks import check_int
 
 __all__ = ["Shapes", "FACTOR_NAMES", "make_shapes"]
 

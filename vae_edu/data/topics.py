@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ._common import check_float_dtype
-from ..utils import check_int, check_positive_float
+from ..checks import check_int, check_positive_float
 
 __all__ = ["TopicSplit", "TopicCorpus", "make_topic_corpus"]
 

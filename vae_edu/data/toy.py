@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from ..distributions.gaussian import log_normal_diag
-from ..utils import check_int, check_positive_float, check_tensor
+from ..checks import check_int, check_positive_float, check_tensor
 from ._common import check_float_dtype
 
 __all__ = ["GaussianMixture2D", "gaussian_mixture_2d_centres", "make_gaussian_mixture_2d", "gaussian_mixture_2d_log_prob", "assign_modes"]

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from .gaussian import reparameterize
-from ..utils import check_event_shapes, check_generator, check_int, check_positive, check_tensor
+from ..checks import check_event_shapes, check_generator, check_int, check_positive, check_tensor
 
 __all__ = [
     "log_dirichlet",

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..utils import check_event_shapes, check_generator, check_int, check_tensor, cholesky_checked
+from ..checks import check_event_shapes, check_generator, check_int, check_tensor, cholesky_checked
 
 __all__ = [
     "LOG_2PI",

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from .monte_carlo import eval_mode, importance_log_mean
-from ..utils import check_generator, check_int, check_positive_float, check_tensor
+from ..checks import check_generator, check_int, check_positive_float, check_tensor
 
 __all__ = [
     "AISResult",

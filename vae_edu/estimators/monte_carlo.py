@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..distributions.gaussian import log_normal_diag, log_standard_normal, reparameterize
-from ..utils import check_batch, check_event_shapes, check_generator, check_int, check_tensor
+from ..checks import check_batch, check_event_shapes, check_generator, check_int, check_tensor
 
 if TYPE_CHECKING:
     from ..models.protocols import VariationalModel

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from .monte_carlo import eval_mode
 from ..models.posteriors import DiagonalGaussian
-from ..utils import check_batch, check_generator, check_int
+from ..checks import check_batch, check_generator, check_int
 
 __all__ = ["widened_gaussian", "log_likelihood_defensive"]
 

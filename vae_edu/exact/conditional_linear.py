@@ -25,7 +25,7 @@ from torch import Tensor
 from ..distributions.gaussian import log_normal_diag
 from ..kl import kl_normal_full, kl_normal_normal
 from .linear_gaussian import LinearGaussian
-from ..utils import check_labels, check_tensor
+from ..checks import check_labels, check_tensor
 
 __all__ = ["ConditionalLinearGaussian"]
 

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ..distributions.gaussian import LOG_2PI, log_normal_diag, log_normal_full
 from ..kl import kl_normal_full, kl_normal_std_normal
-from ..utils import check_event_shapes, check_int, check_positive, check_tensor
+from ..checks import check_event_shapes, check_int, check_positive, check_tensor
 
 __all__ = ["LinearGaussian", "expected_log_linear_gaussian"]
 

@@ -37,7 +37,7 @@ from ..distributions.gaussian import log_normal_diag, log_normal_full, log_stand
 from ..kl import kl_normal_full, kl_normal_normal, kl_normal_std_normal
 from ..models.hierarchical import COMBINE, FirstLayerDecoder, HierarchicalPrior, LadderEncoder, split_z
 from ..models.vae import VAE
-from ..utils import check_event_shapes, check_int, check_tensor
+from ..checks import check_event_shapes, check_int, check_tensor
 
 __all__ = ["LinearGaussianChain", "ChainELBOTerms", "LinearGaussianDecoder"]
 

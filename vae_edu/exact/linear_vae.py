@@ -23,7 +23,7 @@ from ..distributions.gaussian import LOG_2PI, log_normal_diag, log_standard_norm
 from ..estimators.monte_carlo import mc_elbo
 from ..kl import kl_normal_std_normal
 from .linear_gaussian import LinearGaussian, expected_log_linear_gaussian
-from ..utils import check_generator, check_int, check_tensor
+from ..checks import check_generator, check_int, check_tensor
 
 __all__ = ["LinearVAE", "fit_exact_elbo", "fit_monte_carlo_elbo"]
 

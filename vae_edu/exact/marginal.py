@@ -28,7 +28,7 @@ from torch import Tensor
 
 from ..distributions.gaussian import LOG_2PI, log_normal_full, log_standard_normal
 from .linear_gaussian import LinearGaussian
-from ..utils import check_event_shapes, check_int, check_positive_float, check_tensor, cholesky_checked
+from ..checks import check_event_shapes, check_int, check_positive_float, check_tensor, cholesky_checked
 
 __all__ = [
     "log_marginal_grid",

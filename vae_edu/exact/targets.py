@@ -26,7 +26,7 @@ from .marginal import log_marginal_grid
 from ..models.iaf import IAFFlow
 from ..models.iaf_encoder import IAFPosterior
 from ..models.posteriors import DiagonalGaussian
-from ..utils import check_int, check_positive_float, check_tensor
+from ..checks import check_int, check_positive_float, check_tensor
 
 __all__ = [
     "log_banana",

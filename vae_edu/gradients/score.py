@@ -33,7 +33,7 @@ from torch import Tensor
 
 from ..distributions.gaussian import reparameterize
 from ..estimators.monte_carlo import mc_mean
-from ..utils import check_event_shapes, check_int, check_tensor
+from ..checks import check_event_shapes, check_int, check_tensor
 
 __all__ = [
     "GradientEstimate",

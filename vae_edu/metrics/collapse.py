@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..estimators.monte_carlo import mc_mean
 from ..models.protocols import HasELBOTerms
-from ..utils import check_tensor
+from ..checks import check_tensor
 
 __all__ = ["RateDistortion", "rate_distortion", "active_units"]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..utils import check_tensor
+from ..checks import check_tensor
 
 __all__ = ["CorrelationGap", "abs_correlation", "correlation_gap"]
 

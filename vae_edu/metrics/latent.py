@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ..distributions.gaussian import log_normal_diag, log_standard_normal
 from ..estimators.monte_carlo import mc_mean
-from ..utils import check_event_shapes, check_int, check_positive_float, check_tensor
+from ..checks import check_event_shapes, check_int, check_positive_float, check_tensor
 
 __all__ = [
     "neighbour_label_agreement",

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..utils import check_labels, check_tensor
+from ..checks import check_labels, check_tensor
 
 __all__ = [
     "DigitClassifier",

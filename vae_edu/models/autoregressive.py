@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..distributions.gaussian import log_categorical
-from ..utils import check_int
+from ..checks import check_int
 from .config import VAEConfig
 from .checks import check_data, check_z, model_dtype
 from .made import MADE

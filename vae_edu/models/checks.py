@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..utils import check_tensor
+from ..checks import check_tensor
 from .config import VAEConfig
 
 __all__ = ["model_dtype", "check_data", "check_z"]

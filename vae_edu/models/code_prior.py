@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ..utils import check_generator, check_int, check_number
+from ..checks import check_generator, check_int, check_number
 from .made import MADE
 from .quantisers import QuantisedPosterior, VectorQuantiser
 

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from ..utils import check_int
+from ..checks import check_int
 
 __all__ = ["VAEConfig", "Likelihood", "Activation", "LIKELIHOODS", "ACTIVATIONS"]
 

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ..distributions.gaussian import log_normal_diag, log_standard_normal, reparameterize
 from ..kl import kl_normal_normal, kl_normal_std_normal
-from ..utils import check_int, check_labels
+from ..checks import check_int, check_labels
 from .config import VAEConfig
 from .checks import check_data, check_z, model_dtype
 from .layers import Decoder, mlp

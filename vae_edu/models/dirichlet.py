@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from ..distributions.dirichlet import dirichlet_to_logistic_normal, log_dirichlet, log_multinomial, rsample_dirichlet
 from ..kl import kl_dirichlet
-from ..utils import check_int, check_positive_float, check_tensor
+from ..checks import check_int, check_positive_float, check_tensor
 from .layers import mlp
 from .posteriors import DiagonalGaussian
 from .prior import NormalPrior

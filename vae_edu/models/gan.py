@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..utils import check_int, check_tensor
+from ..checks import check_int, check_tensor
 from .config import ACTIVATIONS
 from .checks import check_z, model_dtype
 from .layers import mlp

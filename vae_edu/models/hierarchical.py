@@ -64,7 +64,7 @@ from torch import Tensor, nn
 
 from ..distributions.gaussian import log_normal_diag, log_standard_normal, reparameterize
 from ..kl import kl_normal_normal, kl_normal_std_normal
-from ..utils import check_generator, check_int
+from ..checks import check_generator, check_int
 from .checks import check_z, model_dtype
 from .config import VAEConfig
 from .layers import Decoder, mlp

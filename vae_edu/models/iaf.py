@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..utils import check_int, check_tensor
+from ..checks import check_int, check_tensor
 from .made import MADE, check_hidden_sizes
 
 __all__ = ["IAFStep", "IAFFlow"]

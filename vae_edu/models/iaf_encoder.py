@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..utils import check_int
+from ..checks import check_int
 from .config import VAEConfig
 from .iaf import IAFFlow
 from .layers import mlp

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from ..distributions.gaussian import LOG_2PI, log_normal_diag, reparameterize
 from ..estimators.monte_carlo import mc_mean
 from ..metrics.latent import aggregate_posterior_log_prob
-from ..utils import check_int, check_positive_float, check_tensor
+from ..checks import check_int, check_positive_float, check_tensor
 from .posteriors import DiagonalGaussian
 
 __all__ = [

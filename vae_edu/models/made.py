@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..utils import check_int, check_tensor
+from ..checks import check_int, check_tensor
 from .config import ACTIVATIONS
 from .layers import ACTIVATION_MODULES
 

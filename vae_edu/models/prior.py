@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from ..distributions.gaussian import log_normal_diag, log_standard_normal, reparameterize
 from ..kl import kl_normal_normal, kl_normal_std_normal
-from ..utils import check_int, check_tensor
+from ..checks import check_int, check_tensor
 from .posteriors import DiagonalGaussian
 
 __all__ = ["StandardNormalPrior", "NormalPrior"]

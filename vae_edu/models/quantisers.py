@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..utils import check_generator, check_int, check_number, check_tensor
+from ..checks import check_generator, check_int, check_number, check_tensor
 
 __all__ = ["VectorQuantiser", "Quantised", "QuantisedPosterior", "QuantisedEncoder", "UniformCodePrior",
            "code_perplexity"]  # fmt: skip

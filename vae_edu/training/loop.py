@@ -26,7 +26,8 @@ from torch import Tensor, nn
 
 from ..models.protocols import HasELBOTerms, VariationalModel
 from .objectives import Objective, free_bits_kl, kl_weight, mean_negative_elbo, training_loss, validation_loss
-from ..utils import atomic_save, check_batch, check_number
+from ..utils import atomic_save
+from ..checks import check_batch, check_number
 
 __all__ = ["History", "fit", "load_checkpoint"]
 

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from ..estimators.monte_carlo import eval_mode, iwae_bound
 from ..models.protocols import VariationalModel
-from ..utils import check_batch, check_tensor
+from ..checks import check_batch, check_tensor
 
 __all__ = ["kl_weight", "free_bits_kl", "mean_negative_elbo", "training_loss", "validation_loss", "Objective"]
 
