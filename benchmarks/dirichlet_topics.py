@@ -46,7 +46,8 @@ import torch
 import vae_edu
 from vae_edu.data import load_digits_split
 from vae_edu.data.topics import make_topic_corpus
-from vae_edu.distributions import match_topics, rsample_dirichlet, topic_matching_score
+from vae_edu.distributions import rsample_dirichlet
+from vae_edu.metrics import match_topics, topic_matching_score
 from vae_edu.estimators import mc_mean
 from vae_edu.models.dirichlet import DirichletVAE, DirichletVAEConfig
 from vae_edu.training import fit

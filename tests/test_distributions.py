@@ -433,7 +433,8 @@ def test_log_normal_full_rejects_mismatched_x_and_mu() -> None:
 # ------------------------------------------------------------------ log_bernoulli, log_categorical
 from torch.distributions import Bernoulli, Categorical  # noqa: E402
 
-from vae_edu.distributions import _log_categorical, log_bernoulli, log_categorical  # noqa: E402
+from vae_edu.distributions import log_bernoulli, log_categorical
+from vae_edu.distributions.discrete import _log_categorical  # noqa: E402
 
 L = 5  # levels of the categorical tests
 

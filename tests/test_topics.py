@@ -1,4 +1,4 @@
-"""Tests of :mod:`vae_edu.data.topics` (the synthetic LDA corpus) and :func:`vae_edu.distributions.dirichlet.topic_matching_score`."""
+"""Tests of :mod:`vae_edu.data.topics` (the synthetic LDA corpus) and :func:`vae_edu.distributions.topics.topic_matching_score`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vae_edu.data.topics import make_topic_corpus
-from vae_edu.distributions import match_topics, topic_matching_score
+from vae_edu.metrics import match_topics, topic_matching_score
 from vae_edu.estimators import mc_mean
 
 

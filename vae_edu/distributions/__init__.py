@@ -23,9 +23,8 @@ from .gaussian import (
     entropy_normal_diag,
     cross_entropy_normal_diag,
     reparameterize,
-    log_bernoulli,
-    log_categorical,
 )
+from .discrete import log_bernoulli, log_categorical, log_multinomial
 from .dirichlet import (
     log_dirichlet,
     score_dirichlet,
@@ -33,9 +32,6 @@ from .dirichlet import (
     logistic_normal_to_dirichlet,
     rsample_dirichlet,
     rsample_logistic_normal,
-    match_topics,
-    topic_matching_score,
-    log_multinomial,
 )
 
 __all__ = [
@@ -48,13 +44,11 @@ __all__ = [
     "reparameterize",
     "log_bernoulli",
     "log_categorical",
+    "log_multinomial",
     "log_dirichlet",
     "score_dirichlet",
     "dirichlet_to_logistic_normal",
     "logistic_normal_to_dirichlet",
     "rsample_dirichlet",
     "rsample_logistic_normal",
-    "match_topics",
-    "topic_matching_score",
-    "log_multinomial",
 ]

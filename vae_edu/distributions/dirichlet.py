@@ -13,8 +13,7 @@ vector of *proportions*. Two differentiable routes to samples of $\mathrm{Dir}(\
   :func:`dirichlet_to_logistic_normal`, and reparameterise the Gaussian; :func:`rsample_logistic_normal`.
 
 Plus the score-function route's ingredient, $\nabla_\alpha\log\mathrm{Dir}(\theta;\alpha)$
-(:func:`score_dirichlet`), and the matching of learned to true topics (:func:`match_topics`,
-:func:`topic_matching_score`).
+(:func:`score_dirichlet`). Matching learned to true topics is in :mod:`vae_edu.metrics.topics`.
 
 Book: *The Dirichlet VAE*.
 """
@@ -24,8 +23,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .gaussian import reparameterize
 from ..checks import check_event_shapes, check_generator, check_int, check_positive, check_tensor
+from .gaussian import reparameterize
 
 __all__ = [
     "log_dirichlet",
@@ -34,9 +33,6 @@ __all__ = [
     "logistic_normal_to_dirichlet",
     "rsample_dirichlet",
     "rsample_logistic_normal",
-    "match_topics",
-    "topic_matching_score",
-    "log_multinomial",
 ]
 
 
@@ -225,111 +221,3 @@ def rsample_logistic_normal(
     eps = torch.randn((num_samples, *shape), dtype=mu.dtype, device=mu.device, generator=generator)
     z = reparameterize(mu, log_var, eps)  # (S, ..., K)
     return torch.softmax(z, dim=-1), z
-
-
-def _check_topics(topics: Tensor, true_topics: Tensor) -> None:
-    check_tensor("topics", topics, min_dim=2)
-    check_tensor("true_topics", true_topics, min_dim=2)
-    if topics.dim() != 2 or true_topics.dim() != 2:
-        raise ValueError(f"topics and true_topics must be 2-D (K, V), got {tuple(topics.shape)} and {tuple(true_topics.shape)}")
-    if topics.shape[1] != true_topics.shape[1]:
-        raise ValueError(f"topics has vocabulary size {topics.shape[1]} but true_topics has {true_topics.shape[1]}")
-    if topics.shape[0] < true_topics.shape[0]:
-        raise ValueError(f"topics must have at least as many rows as true_topics ({true_topics.shape[0]}), got {topics.shape[0]}")
-    for name, t in (("topics", topics), ("true_topics", true_topics)):
-        if bool((t < 0).any()):
-            raise ValueError(f"{name} must be non-negative")
-        if bool((t.sum(dim=-1) <= 0).any()):
-            raise ValueError(f"{name} has an all-zero row")
-
-
-def _topic_cosines(topics: Tensor, true_topics: Tensor) -> tuple[Tensor, Tensor]:
-    """``(cos, cols)``: cosines ``(K, K_hat)`` and the best one-to-one assignment ``cols`` ``(K,)``."""
-    from scipy.optimize import linear_sum_assignment
-
-    a = torch.nn.functional.normalize(topics.detach().double(), dim=-1)
-    b = torch.nn.functional.normalize(true_topics.detach().double(), dim=-1)
-    cos = b @ a.T  # (K, K_hat)
-    _, cols = linear_sum_assignment(cos.numpy(), maximize=True)  # rows come back as 0..K-1
-    return cos, torch.as_tensor(cols, dtype=torch.long)
-
-
-def match_topics(topics: Tensor, true_topics: Tensor) -> Tensor:
-    r"""The best one-to-one matching $\pi$ of learned topics to true ones: $\pi = \arg\max_\pi\sum_k\cos(\hat\beta_{\pi(k)}, \beta_k)$.
-
-    Learned topics come in an arbitrary order; ``topics[match_topics(topics, true_topics)]`` puts
-    them in the true topics' order (and ``theta_hat[:, pi]`` does the same for proportions).
-    The maximiser of :func:`topic_matching_score` (the Hungarian algorithm,
-    ``scipy.optimize.linear_sum_assignment``).
-
-    Args:
-        topics: learned topics $\hat\beta$, non-negative, shape ``(K_hat, V)`` with ``K_hat >= K``.
-        true_topics: true topics $\beta$, non-negative, shape ``(K, V)``.
-
-    Returns:
-        $\pi$, int64, shape ``(K,)``: learned topic $\pi(k)$ is matched to true topic $k$.
-
-    Book: *The Dirichlet VAE*, "recovering the topics".
-    """
-    _check_topics(topics, true_topics)
-    return _topic_cosines(topics, true_topics)[1]
-
-
-def topic_matching_score(topics: Tensor, true_topics: Tensor) -> Tensor:
-    r"""Mean cosine similarity between learned and true topics under the best one-to-one matching.
-
-    $$s = \max_{\pi}\frac1K\sum_{k=1}^K\cos\big(\hat\beta_{\pi(k)}, \beta_k\big),$$
-
-    the maximum over one-to-one assignments $\pi$ of learned topics to the $K$ true ones
-    (:func:`match_topics`). $s = 1$ exactly when every true topic is recovered up to scale; a
-    permutation of the topics does not change it.
-
-    Args:
-        topics: learned topics $\hat\beta$, non-negative, shape ``(K_hat, V)`` with ``K_hat >= K``.
-        true_topics: true topics $\beta$, non-negative, shape ``(K, V)``.
-
-    Returns:
-        $s\in[0, 1]$, shape ``()``, float64.
-
-    Book: *The Dirichlet VAE*, "recovering the topics".
-    """
-    _check_topics(topics, true_topics)
-    cos, cols = _topic_cosines(topics, true_topics)
-    return cos[torch.arange(cos.shape[0]), cols].mean()
-
-
-def log_multinomial(x: Tensor, log_probs: Tensor, *, validate: bool = True) -> Tensor:
-    r"""$\log\mathrm{Mult}(x;\ N, p) = \log\Gamma(N+1) - \sum_v\log\Gamma(x_v+1) + \sum_v x_v\log p_v$, $N = \sum_v x_v$.
-
-    The likelihood of a bag of words: $x_v$ counts how often word $v$ occurs in a document of
-    $N$ words, each drawn independently from $p$.
-
-    Args:
-        x: counts (non-negative whole numbers, as floats), shape ``(..., V)``.
-        log_probs: $\log p$, normalised over the last dimension, shape ``(..., V)``; batch shapes
-            broadcast (e.g. ``(K, B, V)`` against ``x`` of shape ``(B, V)``).
-        validate: check the inputs (``False`` only where they were checked already: a model
-            checks its data once, at its public methods).
-
-    Returns:
-        shape: the broadcast batch shape ``(...)``.
-
-    Book: *The Dirichlet VAE*, "a topic model as a VAE".
-    """
-    if not validate:  # the caller (a model part) has checked its inputs once, at its boundary
-        return _log_multinomial(x, log_probs)
-    check_tensor("x", x, min_dim=1)
-    if not isinstance(log_probs, Tensor) or not log_probs.is_floating_point():
-        raise TypeError("log_probs must be a floating-point torch.Tensor")
-    if bool(torch.isnan(log_probs).any()) or bool((log_probs == float("inf")).any()):
-        raise ValueError("log_probs contains NaN or +inf values")
-    check_event_shapes(x=x, log_probs=log_probs)
-    if bool((x < 0).any()) or not bool((x == torch.round(x)).all()):
-        raise ValueError("x must hold counts (non-negative whole numbers)")
-    return _log_multinomial(x, log_probs)
-
-
-def _log_multinomial(x: Tensor, log_probs: Tensor) -> Tensor:
-    log_coef = torch.lgamma(x.sum(dim=-1) + 1) - torch.lgamma(x + 1).sum(dim=-1)  # (B,)
-    # x_v log p_v with 0 * log 0 = 0 (a word with probability 0 that never occurs)
-    return log_coef + torch.where(x > 0, x * log_probs, torch.zeros_like(log_probs)).sum(dim=-1)

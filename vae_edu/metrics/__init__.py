@@ -39,6 +39,7 @@ from .sample_quality import (
     NUM_CLASSES,
     COVERAGE_THRESHOLD,
 )
+from .topics import match_topics, topic_matching_score
 
 __all__ = [
     "RateDistortion",
@@ -66,4 +67,6 @@ __all__ = [
     "mean_pairwise_distance",
     "NUM_CLASSES",
     "COVERAGE_THRESHOLD",
+    "match_topics",
+    "topic_matching_score",
 ]

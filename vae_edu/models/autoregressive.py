@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..distributions.gaussian import log_categorical
+from ..distributions.discrete import log_categorical
 from ..checks import check_int
 from .config import VAEConfig
 from .checks import check_data, check_z, model_dtype

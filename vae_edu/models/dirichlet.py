@@ -30,7 +30,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from ..distributions.dirichlet import dirichlet_to_logistic_normal, log_dirichlet, log_multinomial, rsample_dirichlet
+from ..distributions.dirichlet import dirichlet_to_logistic_normal, log_dirichlet, rsample_dirichlet
+from ..distributions.discrete import log_multinomial
 from ..kl import kl_dirichlet
 from ..checks import check_int, check_positive_float, check_tensor
 from .layers import mlp
