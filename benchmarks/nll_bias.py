@@ -11,7 +11,7 @@ for ``fit``, as ``benchmarks/digits_seed_spread.py``), by
   image: L_k of each image is the mean of log-mean-exp over the groups of k weights; the ± of a
   mean over images is the standard error over the repeats (each repeat's figure is one
   independent estimate);
-* **annealed importance sampling** (``vae_edu.estimators.ais.ais_log_likelihood``: chains from the prior,
+* **annealed importance sampling** (``vae_edu.estimators.ais_likelihood.ais_log_likelihood``: chains from the prior,
   HMC transitions, a sigmoidal schedule of T temperatures, step sizes tuned by a pilot run and
   then fixed). It never uses the encoder, so its errors are independent of L_k's. Both are
   stochastic lower bounds; AIS's bias shrinks as T grows, so AIS - L_5000 > 0 measures (a lower

@@ -5,7 +5,8 @@ r"""Monte Carlo estimators with standard errors, and estimates of $\log p(x)$.
 * :mod:`~vae_edu.estimators.likelihood` — the IWAE bound $\mathcal L_k$ and the importance-sampled
   $\log p(x)$ of a model;
 * :mod:`~vae_edu.estimators.proposals` — proposals other than the encoder: the defensive mixture;
-* :mod:`~vae_edu.estimators.ais` — annealed importance sampling, a second estimate of $\log p(x)$.
+* :mod:`~vae_edu.estimators.ais` and :mod:`~vae_edu.estimators.ais_likelihood` — annealed
+  importance sampling, a second estimate of $\log p(x)$ that needs no encoder.
 
 >>> from vae_edu.estimators import mc_mean
 
@@ -24,18 +25,11 @@ from .monte_carlo import (
     log_mean_exp,
     importance_log_mean,
     effective_sample_size,
-    iwae_bound,
-    log_likelihood,
-    eval_mode,
 )
+from .likelihood import iwae_bound, log_likelihood, eval_mode
 from .proposals import widened_gaussian, log_likelihood_defensive
-from .ais import (
-    AISResult,
-    sigmoid_schedule,
-    annealed_importance_weights,
-    ais_log_likelihood,
-    reverse_ais_log_likelihood,
-)
+from .ais import AISResult, sigmoid_schedule, annealed_importance_weights
+from .ais_likelihood import ais_log_likelihood, reverse_ais_log_likelihood
 
 __all__ = [
     "mc_mean",

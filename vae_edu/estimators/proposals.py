@@ -28,7 +28,7 @@ from typing import Literal, overload
 import torch
 from torch import Tensor, nn
 
-from .monte_carlo import eval_mode
+from .likelihood import eval_mode
 from ..models.posteriors import DiagonalGaussian
 from ..checks import check_batch, check_generator, check_int
 

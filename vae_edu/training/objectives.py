@@ -13,7 +13,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from ..estimators.monte_carlo import eval_mode, iwae_bound
+from ..estimators.likelihood import eval_mode, iwae_bound
 from ..models.protocols import VariationalModel
 from ..checks import check_batch, check_tensor
 
