@@ -27,6 +27,8 @@ __all__ = [
     "check_int",
     "check_positive_float",
     "check_labels",
+    "check_callable",
+    "check_broadcast",
 ]
 
 
@@ -247,3 +249,26 @@ def check_generator(generator: object) -> None:
             f"generator must be a torch.Generator or None, got {type(generator).__name__} {generator!r} "
             f"(for a seed, pass torch.Generator().manual_seed(seed))"
         )
+
+
+def check_callable(name: str, value: object, signature: str) -> None:
+    """Check that ``value`` is callable; the error shows the expected ``signature``.
+
+    Raises:
+        TypeError: naming ``name``, e.g. "log_p_x_given_z must be callable (x, z) -> log p(x|z)".
+    """
+    if not callable(value):
+        raise TypeError(f"{name} must be callable {signature}, got {type(value).__name__}")
+
+
+def check_broadcast(shapes: dict[str, torch.Size]) -> torch.Size:
+    """The broadcast of the batch shapes ``{argument name: shape}``, or an error naming them all.
+
+    Raises:
+        ValueError: "batch shapes do not broadcast: x(3,), mu_q(4,)" when they do not.
+    """
+    try:
+        return torch.broadcast_shapes(*shapes.values())
+    except RuntimeError:
+        listed = ", ".join(f"{n}{tuple(s)}" for n, s in shapes.items())
+        raise ValueError(f"batch shapes do not broadcast: {listed}") from None

@@ -17,18 +17,20 @@ from __future__ import annotations
 
 from .linear_gaussian import LinearGaussian, expected_log_linear_gaussian
 from .marginal import (
-    log_marginal_grid,
     log_importance_weights_gaussian,
     log_importance_weights,
     log_weight_moment_prior,
     log_weight_moment,
     log_relative_variance,
     num_samples_for_relative_error,
+    LogLikelihood,
+)
+from .grid import (
+    log_marginal_grid,
     log_posterior_grid,
     kl_normal_grid,
     kl_grid_normal,
     fit_normal_grid,
-    LogLikelihood,
     MAX_GRID_NODES,
 )
 from .linear_vae import LinearVAE, fit_exact_elbo, fit_monte_carlo_elbo
@@ -47,18 +49,18 @@ from .targets import (
 __all__ = [
     "LinearGaussian",
     "expected_log_linear_gaussian",
-    "log_marginal_grid",
     "log_importance_weights_gaussian",
     "log_importance_weights",
     "log_weight_moment_prior",
     "log_weight_moment",
     "log_relative_variance",
     "num_samples_for_relative_error",
+    "LogLikelihood",
+    "log_marginal_grid",
     "log_posterior_grid",
     "kl_normal_grid",
     "kl_grid_normal",
     "fit_normal_grid",
-    "LogLikelihood",
     "MAX_GRID_NODES",
     "LinearVAE",
     "fit_exact_elbo",

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from ..distributions.gaussian import log_normal_diag, log_normal_full, log_standard_normal, reparameterize
 from ..estimators.monte_carlo import mc_mean
-from .marginal import log_marginal_grid
+from .grid import log_marginal_grid
 from ..models.iaf import IAFFlow
 from ..models.iaf_encoder import IAFPosterior
 from ..models.posteriors import DiagonalGaussian
@@ -90,7 +90,7 @@ def log_normalizer_grid(log_density: LogDensity, *, num_points: int = 601, limit
     r"""$\log Z = \log\int \tilde p(z)\,dz$ for a 2-D unnormalised density, by quadrature on a grid.
 
     Written as $\int \mathcal N(z; 0, I)\,\big[\tilde p(z)/\mathcal N(z; 0, I)\big]\,dz$ so that
-    :func:`vae_edu.exact.marginal.log_marginal_grid` does the Riemann sum over $[-L, L]^2$ (in float64).
+    :func:`vae_edu.exact.grid.log_marginal_grid` does the Riemann sum over $[-L, L]^2$ (in float64).
 
     Args:
         log_density: $z \mapsto \log\tilde p(z)$, shape ``(..., 2)`` → ``(...)``.
