@@ -337,9 +337,13 @@ def test_log_var_must_match_mu(func) -> None:
 
 
 @pytest.mark.parametrize("func", [score_function_grad, pathwise_grad], ids=["score", "pathwise"])
-@pytest.mark.parametrize("num_samples", [1, 0, -5, 2.0, True, "100", None])
-def test_bad_num_samples(func, num_samples) -> None:
-    with pytest.raises(ValueError, match=r"\bnum_samples\b"):
+@pytest.mark.parametrize(
+    ("num_samples", "error"),
+    [(1, ValueError), (0, ValueError), (-5, ValueError),
+     (2.0, TypeError), (True, TypeError), ("100", TypeError), (None, TypeError)],
+)
+def test_bad_num_samples(func, num_samples, error) -> None:
+    with pytest.raises(error, match=r"\bnum_samples\b"):
         func(_square, _good(), _good(), num_samples=num_samples)
 
 

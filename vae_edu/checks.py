@@ -10,7 +10,7 @@ Book: *Notation and code names*.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -29,6 +29,8 @@ __all__ = [
     "check_labels",
     "check_callable",
     "check_broadcast",
+    "check_mu_log_var",
+    "check_per_sample",
 ]
 
 
@@ -272,3 +274,29 @@ def check_broadcast(shapes: dict[str, torch.Size]) -> torch.Size:
     except RuntimeError:
         listed = ", ".join(f"{n}{tuple(s)}" for n, s in shapes.items())
         raise ValueError(f"batch shapes do not broadcast: {listed}") from None
+
+
+def check_mu_log_var(mu: Tensor, log_var: Tensor) -> None:
+    """Check a diagonal Gaussian's ``mu`` and ``log_var``: finite, at least 1-D, same dtype and shape."""
+    check_tensor("mu", mu, min_dim=1)
+    check_tensor("log_var", log_var, min_dim=1)
+    if log_var.dtype != mu.dtype:
+        raise TypeError(f"log_var has dtype {log_var.dtype} but mu has dtype {mu.dtype}")
+    if log_var.shape != mu.shape:
+        raise ValueError(
+            f"log_var must have the same shape as mu, got mu{tuple(mu.shape)} and log_var{tuple(log_var.shape)}"
+        )
+
+
+def check_per_sample(f: Callable[[Tensor], Tensor], z: Tensor) -> Tensor:
+    """``f(z)`` for samples ``z`` of shape ``(K, ..., D)``, checked: finite, shape ``(K, ...)``, z's dtype."""
+    out = f(z)
+    check_tensor("f(z)", out)
+    if out.shape != z.shape[:-1]:
+        raise ValueError(
+            f"f must map z of shape {tuple(z.shape)} (K, ..., D) to one value per sample, shape "
+            f"{tuple(z.shape[:-1])}; f(z) has shape {tuple(out.shape)}"
+        )
+    if out.dtype != z.dtype:
+        raise TypeError(f"f(z) has dtype {out.dtype} but z has dtype {z.dtype}; f must keep the dtype")
+    return out

@@ -17,10 +17,8 @@ from .score import (
     score_bernoulli,
     score_function_estimate,
     score_function_grad,
-    pathwise_grad,
-    GradientSNR,
-    gradient_snr,
 )
+from .pathwise import pathwise_grad, GradientSNR, gradient_snr
 
 __all__ = [
     "GradientEstimate",
