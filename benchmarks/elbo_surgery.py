@@ -3,7 +3,7 @@
 Chapter 02 trains one small digits VAE (``VAEConfig(z_dim=8, hidden=128)``, at most 40
 epochs of Adam at learning rate 3e-3) and splits its KL term over the 1000 training
 images, E_n KL(q(z|x_n) || p(z)) = I_q(n; z) + KL(q(z) || p(z)), with K = 4 draws of z
-per image (``vae_edu.metrics.latent.elbo_surgery``). This script repeats that recipe for runs
+per image (``vae_edu.metrics.aggregate.elbo_surgery``). This script repeats that recipe for runs
 0, 1, ..., each as the chapter runs with ``VAE_EDU_SEED`` set to that run (same seeds,
 same budget), and reports for each run
 

@@ -1,4 +1,4 @@
-"""Tests for vae_edu.metrics.latent.elbo_surgery: the average KL term split into I_q(n; z) + KL(q(z) || p(z))."""
+"""Tests for vae_edu.metrics.aggregate.elbo_surgery: the average KL term split into I_q(n; z) + KL(q(z) || p(z))."""
 
 from __future__ import annotations
 

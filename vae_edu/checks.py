@@ -31,19 +31,14 @@ __all__ = [
     "check_broadcast",
     "check_mu_log_var",
     "check_per_sample",
+    "check_points",
 ]
 
 
 def check_tensor(name: str, value: object, *, min_dim: int = 0) -> Tensor:
     """Check that ``value`` is a finite floating-point tensor with at least ``min_dim`` dimensions.
 
-    Args:
-        name: the argument's name, used in the error message.
-        value: the object to check.
-        min_dim: the smallest number of dimensions accepted.
-
-    Returns:
-        ``value`` itself, unchanged.
+    Returns ``value`` itself, unchanged; ``name`` is the argument's name, for the message.
 
     Raises:
         TypeError: if ``value`` is not a floating-point :class:`torch.Tensor`.
@@ -98,11 +93,7 @@ def check_event_shapes(**tensors: Tensor) -> torch.Size:
                 f"{first_name} has {first.shape[-1]} (shape {tuple(first.shape)}); the last "
                 f"dimension must match exactly"
             )
-    try:
-        return torch.broadcast_shapes(*(t.shape for _, t in items))
-    except RuntimeError:
-        shapes = ", ".join(f"{n}{tuple(t.shape)}" for n, t in items)
-        raise ValueError(f"batch shapes do not broadcast: {shapes}") from None
+    return check_broadcast({n: t.shape for n, t in items})
 
 
 def check_positive(name: str, value: Tensor) -> Tensor:
@@ -300,3 +291,12 @@ def check_per_sample(f: Callable[[Tensor], Tensor], z: Tensor) -> Tensor:
     if out.dtype != z.dtype:
         raise TypeError(f"f(z) has dtype {out.dtype} but z has dtype {z.dtype}; f must keep the dtype")
     return out
+
+
+def check_points(name: str, value: object) -> Tensor:
+    """Check that ``value`` is a finite floating-point matrix of ``N`` points, shape ``(N, dim)``."""
+    check_tensor(name, value, min_dim=2)
+    assert isinstance(value, Tensor)
+    if value.dim() != 2:
+        raise ValueError(f"{name} must have shape (N, dim), got {tuple(value.shape)}")
+    return value

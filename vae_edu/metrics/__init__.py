@@ -23,11 +23,8 @@ from .latent import (
     traverse,
     prior_quantile_grid,
     prior_norm_mean_std,
-    aggregate_posterior_log_prob,
-    elbo_surgery,
-    in_hole,
-    hole_fraction,
 )
+from .aggregate import aggregate_posterior_log_prob, elbo_surgery, in_hole, hole_fraction
 from .disentanglement import CorrelationGap, abs_correlation, correlation_gap
 from .sample_quality import (
     DigitClassifier,

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..checks import check_tensor
 from ..estimators.monte_carlo import mc_mean
 from ..models.protocols import HasELBOTerms
-from ..checks import check_tensor
 
 __all__ = ["RateDistortion", "rate_distortion", "active_units"]
 

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from ..distributions.gaussian import LOG_2PI, log_normal_diag, reparameterize
 from ..estimators.monte_carlo import mc_mean
-from ..metrics.latent import aggregate_posterior_log_prob
+from ..metrics.aggregate import aggregate_posterior_log_prob
 from ..checks import check_int, check_positive_float, check_tensor
 from .posteriors import DiagonalGaussian
 
@@ -309,7 +309,7 @@ def prior_elbo_surgery(prior: nn.Module, z: Tensor, mu_q: Tensor, log_var_q: Ten
       = \underbrace{\frac1N\sum_n \mathbb E_{q(z|x_n)}\Big[\log\frac{q(z|x_n)}{q(z)}\Big]}_{I_q(n;\,z)}
       + \underbrace{\mathbb E_{q(z)}\Big[\log\frac{q(z)}{p(z)}\Big]}_{\mathrm{KL}(q(z)\,\|\,p(z))}$$
 
-    :func:`~vae_edu.metrics.latent.elbo_surgery` with $p(z) = $ ``prior.log_prob`` in place of
+    :func:`~vae_edu.metrics.aggregate.elbo_surgery` with $p(z) = $ ``prior.log_prob`` in place of
     $\mathcal N(0, I)$. Only the second part depends on the prior, and it is 0 exactly when
     $p(z) = q(z)$: the aggregate posterior is the best prior for a fixed encoder.
 
@@ -343,7 +343,7 @@ def prior_hole_fraction(
     $$H_c = \Pr_{z\sim p(z)}\big[q(z) < c\,p(z)\big] \approx \frac1M\sum_{m=1}^M
       \mathbb 1\big[\log q(z_m) - \log p(z_m) < \log c\big],\quad z_m \sim p(z)$$
 
-    The measure of :func:`~vae_edu.metrics.latent.hole_fraction` (which fixes $p = \mathcal N(0, I)$) with
+    The measure of :func:`~vae_edu.metrics.aggregate.hole_fraction` (which fixes $p = \mathcal N(0, I)$) with
     $p(z) = $ ``prior.log_prob``: the chance that a sample of the prior lands where the encoder
     sends (almost) no training data. With the standard normal prior and the same ``z`` the two
     functions agree exactly.
