@@ -32,6 +32,7 @@ __all__ = [
     "check_mu_log_var",
     "check_per_sample",
     "check_points",
+    "check_vector",
 ]
 
 
@@ -63,21 +64,12 @@ def check_tensor(name: str, value: object, *, min_dim: int = 0) -> Tensor:
 
 
 def check_event_shapes(**tensors: Tensor) -> torch.Size:
-    """Check that tensors agree in dtype and event (last) dimension and that their batch shapes broadcast.
+    """Check that tensors (already checked, ``min_dim=1``) agree in dtype and event (last) dimension.
 
     The event dimension must be *equal*, never broadcast: a ``(B, 1)`` tensor next to a
-    ``(B, 3)`` one is an error. Leading (batch) dimensions follow torch's broadcasting rules,
-    so a single ``(D,)`` prior mean works against a ``(B, D)`` batch.
-
-    Args:
-        **tensors: named tensors, already checked with :func:`check_tensor` (``min_dim=1``).
-
-    Returns:
-        The broadcast shape of all the tensors.
-
-    Raises:
-        TypeError: if the dtypes differ.
-        ValueError: if the event dimensions differ or the batch shapes do not broadcast.
+    ``(B, 3)`` one is an error. Batch dimensions broadcast, so a single ``(D,)`` prior mean works
+    against a ``(B, D)`` batch. Returns the broadcast shape; raises ``TypeError`` for other dtypes
+    and ``ValueError`` for other event dimensions or batch shapes that do not broadcast.
     """
     items = list(tensors.items())
     first_name, first = items[0]
@@ -299,4 +291,16 @@ def check_points(name: str, value: object) -> Tensor:
     assert isinstance(value, Tensor)
     if value.dim() != 2:
         raise ValueError(f"{name} must have shape (N, dim), got {tuple(value.shape)}")
+    return value
+
+
+def check_vector(name: str, value: object, size: int, dtype: torch.dtype, *, size_name: str = "z_dim",
+                 owner: str = "the model") -> Tensor:
+    """Check a batch of vectors: a finite tensor of shape ``(..., size)`` in ``dtype`` (``owner``'s)."""
+    check_tensor(name, value, min_dim=1)
+    assert isinstance(value, Tensor)
+    if value.shape[-1] != size:
+        raise ValueError(f"{name} must have last dimension {size_name}={size}, got shape {tuple(value.shape)}")
+    if value.dtype != dtype:
+        raise TypeError(f"{name} has dtype {value.dtype} but {owner} has dtype {dtype}")
     return value

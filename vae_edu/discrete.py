@@ -19,9 +19,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .checks import check_event_shapes, check_generator, check_int, check_positive_float, check_tensor
 from .estimators.monte_carlo import mc_mean
 from .gradients.score import Baseline, score_function_estimate
-from .checks import check_event_shapes, check_generator, check_int, check_positive_float, check_tensor
 
 __all__ = ["sample_gumbel", "rsample_relaxed_one_hot", "log_relaxed_one_hot", "straight_through", "kl_categorical",
            "enumerate_expectation", "enumerate_elbo", "enumerate_log_marginal", "score_categorical",

@@ -19,8 +19,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from .metrics.latent import traverse
 from .checks import check_int, check_tensor
+from .metrics.latent import traverse
 
 __all__ = ["tile_images", "LatentExplorer", "plot_explorer", "interactive_frontend"]
 

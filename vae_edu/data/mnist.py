@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
 from ._common import DataSplits, Representation, Split, check_float_dtype, check_representation, to_representation
 
 __all__ = ["read_idx", "load_mnist", "MNIST_FILES", "MNIST_MIRRORS", "MNIST_NUM_LEVELS"]

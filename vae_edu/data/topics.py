@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._common import check_float_dtype
 from ..checks import check_int, check_positive_float
+from ._common import check_float_dtype
 
 __all__ = ["TopicSplit", "TopicCorpus", "make_topic_corpus"]
 

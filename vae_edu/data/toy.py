@@ -12,8 +12,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..distributions.gaussian import log_normal_diag
 from ..checks import check_int, check_positive_float, check_tensor
+from ..distributions.gaussian import log_normal_diag
 from ._common import check_float_dtype
 
 __all__ = ["GaussianMixture2D", "gaussian_mixture_2d_centres", "make_gaussian_mixture_2d", "gaussian_mixture_2d_log_prob", "assign_modes"]

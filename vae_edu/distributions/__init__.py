@@ -15,23 +15,23 @@ Book: *The Gaussian KL, derived and checked*.
 
 from __future__ import annotations
 
-from .gaussian import (
-    LOG_2PI,
-    log_normal_diag,
-    log_standard_normal,
-    log_normal_full,
-    entropy_normal_diag,
-    cross_entropy_normal_diag,
-    reparameterize,
-)
-from .discrete import log_bernoulli, log_categorical, log_multinomial
 from .dirichlet import (
-    log_dirichlet,
-    score_dirichlet,
     dirichlet_to_logistic_normal,
+    log_dirichlet,
     logistic_normal_to_dirichlet,
     rsample_dirichlet,
     rsample_logistic_normal,
+    score_dirichlet,
+)
+from .discrete import log_bernoulli, log_categorical, log_multinomial
+from .gaussian import (
+    LOG_2PI,
+    cross_entropy_normal_diag,
+    entropy_normal_diag,
+    log_normal_diag,
+    log_normal_full,
+    log_standard_normal,
+    reparameterize,
 )
 
 __all__ = [

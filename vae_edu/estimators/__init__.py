@@ -15,21 +15,21 @@ Book: *The Gaussian KL, derived and checked*.
 
 from __future__ import annotations
 
+from .ais import AISResult, annealed_importance_weights, sigmoid_schedule
+from .ais_likelihood import ais_log_likelihood, reverse_ais_log_likelihood
+from .likelihood import eval_mode, iwae_bound, log_likelihood
 from .monte_carlo import (
+    assert_within_se,
+    effective_sample_size,
+    elbo_monte_carlo,
+    importance_log_mean,
+    kl_monte_carlo,
+    log_mean_exp,
+    mc_elbo,
     mc_mean,
     z_score,
-    assert_within_se,
-    kl_monte_carlo,
-    mc_elbo,
-    elbo_monte_carlo,
-    log_mean_exp,
-    importance_log_mean,
-    effective_sample_size,
 )
-from .likelihood import iwae_bound, log_likelihood, eval_mode
-from .proposals import widened_gaussian, log_likelihood_defensive
-from .ais import AISResult, sigmoid_schedule, annealed_importance_weights
-from .ais_likelihood import ais_log_likelihood, reverse_ais_log_likelihood
+from .proposals import log_likelihood_defensive, widened_gaussian
 
 __all__ = [
     "mc_mean",

@@ -28,9 +28,9 @@ from typing import Literal, overload
 import torch
 from torch import Tensor, nn
 
-from .likelihood import eval_mode
-from ..models.posteriors import DiagonalGaussian
 from ..checks import check_batch, check_generator, check_int
+from ..models.posteriors import DiagonalGaussian
+from .likelihood import eval_mode
 
 __all__ = ["widened_gaussian", "log_likelihood_defensive"]
 

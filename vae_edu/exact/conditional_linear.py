@@ -22,10 +22,10 @@ import math
 import torch
 from torch import Tensor
 
+from ..checks import check_labels, check_tensor
 from ..distributions.gaussian import log_normal_diag
 from ..kl import kl_normal_full, kl_normal_normal
 from .linear_gaussian import LinearGaussian
-from ..checks import check_labels, check_tensor
 
 __all__ = ["ConditionalLinearGaussian"]
 

@@ -16,13 +16,12 @@ Book: *The ELBO, derived and checked*; Tipping & Bishop (1999).
 
 from __future__ import annotations
 
-
 import torch
 from torch import Tensor
 
+from ..checks import check_broadcast, check_event_shapes, check_int, check_positive, check_tensor, check_vector
 from ..distributions.gaussian import LOG_2PI, log_normal_diag, log_normal_full
 from ..kl import kl_normal_full, kl_normal_std_normal
-from ..checks import check_event_shapes, check_int, check_positive, check_tensor
 
 __all__ = ["LinearGaussian", "expected_log_linear_gaussian"]
 
@@ -115,32 +114,15 @@ class LinearGaussian:
 
     def _check_x_z(self, x: Tensor, z: Tensor) -> None:
         self._check_x(x)
-        check_tensor("z", z, min_dim=1)
-        if z.shape[-1] != self.z_dim:
-            raise ValueError(f"z must have last dimension z_dim={self.z_dim}, got shape {tuple(z.shape)}")
-        if z.dtype != self.dtype:
-            raise TypeError(f"z has dtype {z.dtype} but the model has dtype {self.dtype}")
-        try:
-            torch.broadcast_shapes(x.shape[:-1], z.shape[:-1])
-        except RuntimeError:
-            raise ValueError(f"batch shapes do not broadcast: x{tuple(x.shape)}, z{tuple(z.shape)}") from None
+        check_vector("z", z, self.z_dim, self.dtype)
+        check_broadcast({"x": x.shape[:-1], "z": z.shape[:-1]})
 
     def _check_q(self, x: Tensor, mu_q: Tensor, log_var_q: Tensor) -> None:
         self._check_x(x)
-        check_tensor("mu_q", mu_q, min_dim=1)
+        check_vector("mu_q", mu_q, self.z_dim, self.dtype)
         check_tensor("log_var_q", log_var_q, min_dim=1)
-        if mu_q.shape[-1] != self.z_dim:
-            raise ValueError(f"mu_q must have last dimension z_dim={self.z_dim}, got shape {tuple(mu_q.shape)}")
-        if mu_q.dtype != self.dtype:
-            raise TypeError(f"mu_q has dtype {mu_q.dtype} but the model has dtype {self.dtype}")
         check_event_shapes(mu_q=mu_q, log_var_q=log_var_q)
-        try:
-            torch.broadcast_shapes(x.shape[:-1], mu_q.shape[:-1], log_var_q.shape[:-1])
-        except RuntimeError:
-            raise ValueError(
-                f"batch shapes do not broadcast: x{tuple(x.shape)}, mu_q{tuple(mu_q.shape)}, "
-                f"log_var_q{tuple(log_var_q.shape)}"
-            ) from None
+        check_broadcast({"x": x.shape[:-1], "mu_q": mu_q.shape[:-1], "log_var_q": log_var_q.shape[:-1]})
 
     def _m_cholesky(self) -> Tensor:
         """Cholesky factor of $M = W^\\top W + \\sigma^2 I$, in float64, shape ``(z_dim, z_dim)``."""

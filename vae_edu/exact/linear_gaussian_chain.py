@@ -33,11 +33,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_event_shapes, check_int, check_tensor, check_vector
 from ..distributions.gaussian import log_normal_diag, log_normal_full, log_standard_normal, reparameterize
 from ..kl import kl_normal_full, kl_normal_normal, kl_normal_std_normal
 from ..models.hierarchical import COMBINE, FirstLayerDecoder, HierarchicalPrior, LadderEncoder, split_z
 from ..models.vae import VAE
-from ..checks import check_event_shapes, check_int, check_tensor
 
 __all__ = ["LinearGaussianChain", "ChainELBOTerms", "LinearGaussianDecoder"]
 
@@ -168,13 +168,7 @@ class LinearGaussianChain:
         return x
 
     def _check_vector(self, name: str, value: object, dim: int, dim_name: str) -> Tensor:
-        check_tensor(name, value, min_dim=1)
-        assert isinstance(value, Tensor)
-        if value.shape[-1] != dim:
-            raise ValueError(f"{name} must have last dimension {dim_name}={dim}, got shape {tuple(value.shape)}")
-        if value.dtype != self.dtype:
-            raise TypeError(f"{name} has dtype {value.dtype} but the chain has dtype {self.dtype}")
-        return value
+        return check_vector(name, value, dim, self.dtype, size_name=dim_name, owner="the chain")
 
     def _check_q(self, mu_q2: Tensor, log_var_q2: Tensor, C: Tensor, c: Tensor, log_var_q1: Tensor) -> None:
         self._check_vector("mu_q2", mu_q2, self.z2_dim, "z2_dim")

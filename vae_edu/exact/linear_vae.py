@@ -19,11 +19,11 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ..distributions.gaussian import LOG_2PI, log_normal_diag, log_standard_normal, reparameterize
+from ..checks import check_generator, check_int, check_tensor, check_vector
+from ..distributions.gaussian import log_normal_diag, log_standard_normal, reparameterize
 from ..estimators.monte_carlo import mc_elbo
 from ..kl import kl_normal_std_normal
 from .linear_gaussian import LinearGaussian, expected_log_linear_gaussian
-from ..checks import check_generator, check_int, check_tensor
 
 __all__ = ["LinearVAE", "fit_exact_elbo", "fit_monte_carlo_elbo"]
 
@@ -98,11 +98,7 @@ class LinearVAE(nn.Module):
         return f"x_dim={self.x_dim}, z_dim={self.z_dim}, dtype={self.dtype}"
 
     def _check(self, name: str, value: Tensor, dim: int, dim_name: str) -> None:
-        check_tensor(name, value, min_dim=1)
-        if value.shape[-1] != dim:
-            raise ValueError(f"{name} must have last dimension {dim_name}={dim}, got shape {tuple(value.shape)}")
-        if value.dtype != self.dtype:
-            raise TypeError(f"{name} has dtype {value.dtype} but the model has dtype {self.dtype}")
+        check_vector(name, value, dim, self.dtype, size_name=dim_name)
 
     # ------------------------------------------------------------------ the two halves
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:

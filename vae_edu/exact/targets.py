@@ -20,13 +20,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_int, check_positive_float, check_tensor
 from ..distributions.gaussian import log_normal_diag, log_normal_full, log_standard_normal, reparameterize
 from ..estimators.monte_carlo import mc_mean
-from .grid import log_marginal_grid
 from ..models.iaf import IAFFlow
 from ..models.iaf_encoder import IAFPosterior
 from ..models.posteriors import DiagonalGaussian
-from ..checks import check_int, check_positive_float, check_tensor
+from .grid import log_marginal_grid
 
 __all__ = [
     "log_banana",

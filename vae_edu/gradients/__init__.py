@@ -11,14 +11,14 @@ Book: *The reparameterization trick, derived and checked*.
 
 from __future__ import annotations
 
+from .pathwise import GradientSNR, gradient_snr, pathwise_grad
 from .score import (
     GradientEstimate,
-    score_normal_diag,
     score_bernoulli,
     score_function_estimate,
     score_function_grad,
+    score_normal_diag,
 )
-from .pathwise import pathwise_grad, GradientSNR, gradient_snr
 
 __all__ = [
     "GradientEstimate",

@@ -14,27 +14,32 @@ Book: *Posterior collapse and the rate–distortion trade-off*.
 
 from __future__ import annotations
 
-from .collapse import RateDistortion, rate_distortion, active_units
+from .aggregate import (
+    aggregate_posterior_log_prob,
+    elbo_surgery,
+    hole_fraction,
+    in_hole,
+)
+from .collapse import RateDistortion, active_units, rate_distortion
+from .disentanglement import CorrelationGap, abs_correlation, correlation_gap
 from .latent import (
-    neighbour_label_agreement,
     distance_rank_correlation,
     lerp,
+    neighbour_label_agreement,
+    prior_norm_mean_std,
+    prior_quantile_grid,
     slerp,
     traverse,
-    prior_quantile_grid,
-    prior_norm_mean_std,
 )
-from .aggregate import aggregate_posterior_log_prob, elbo_surgery, in_hole, hole_fraction
-from .disentanglement import CorrelationGap, abs_correlation, correlation_gap
 from .sample_quality import (
-    DigitClassifier,
-    fit_digit_classifier,
-    SampleQuality,
-    sample_quality,
-    nearest_neighbour_distance,
-    mean_pairwise_distance,
-    NUM_CLASSES,
     COVERAGE_THRESHOLD,
+    NUM_CLASSES,
+    DigitClassifier,
+    SampleQuality,
+    fit_digit_classifier,
+    mean_pairwise_distance,
+    nearest_neighbour_distance,
+    sample_quality,
 )
 from .topics import match_topics, topic_matching_score
 

@@ -17,21 +17,47 @@ Book: *Training a VAE on digits*.
 
 from __future__ import annotations
 
-from .config import ACTIVATIONS, LIKELIHOODS, VAEConfig
-from .cvae import CVAE, ConditionalDecoder, ConditionalEncoder, LabelPrior
-from .dirichlet import DirichletEncoder, DirichletPosterior, DirichletPrior, DirichletVAE, DirichletVAEConfig, TopicDecoder
-from .gan import GAN, Discriminator, GANConfig, Generator
 from .autoregressive import AutoregressiveDecoder
 from .code_prior import AutoregressiveCodePrior, fit_code_prior
-from .hierarchical import FirstLayerDecoder, HierarchicalPrior, LadderEncoder, LadderPosterior, hierarchical_vae, layer_kl
+from .config import ACTIVATIONS, LIKELIHOODS, VAEConfig
+from .cvae import CVAE, ConditionalDecoder, ConditionalEncoder, LabelPrior
+from .dirichlet import (
+    DirichletEncoder,
+    DirichletPosterior,
+    DirichletPrior,
+    DirichletVAE,
+    DirichletVAEConfig,
+    TopicDecoder,
+)
+from .gan import GAN, Discriminator, GANConfig, Generator
+from .hierarchical import (
+    FirstLayerDecoder,
+    HierarchicalPrior,
+    LadderEncoder,
+    LadderPosterior,
+    hierarchical_vae,
+    layer_kl,
+)
 from .iaf import IAFFlow, IAFStep
 from .iaf_encoder import IAFEncoder, IAFPosterior
 from .layers import Decoder, Encoder, mlp
-from .learned_priors import MixturePrior, VampPrior, log_mixture_normal_diag, sample_mixture_normal_diag
+from .learned_priors import (
+    MixturePrior,
+    VampPrior,
+    log_mixture_normal_diag,
+    sample_mixture_normal_diag,
+)
 from .posteriors import DiagonalGaussian, Posterior
 from .prior import NormalPrior, StandardNormalPrior
 from .protocols import HasELBOTerms, VariationalModel
-from .quantisers import QuantisedEncoder, QuantisedPosterior, Quantised, UniformCodePrior, VectorQuantiser, code_perplexity
+from .quantisers import (
+    Quantised,
+    QuantisedEncoder,
+    QuantisedPosterior,
+    UniformCodePrior,
+    VectorQuantiser,
+    code_perplexity,
+)
 from .vae import VAE, ELBOTerms
 
 __all__ = [

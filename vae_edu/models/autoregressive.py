@@ -19,10 +19,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..distributions.discrete import log_categorical
 from ..checks import check_int
-from .config import VAEConfig
+from ..distributions.discrete import log_categorical
 from .checks import check_data, check_z, model_dtype
+from .config import VAEConfig
 from .made import MADE
 
 __all__ = ["AutoregressiveDecoder"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..checks import check_tensor
+from ..checks import check_tensor, check_vector
 from .config import VAEConfig
 
 __all__ = ["model_dtype", "check_data", "check_z"]
@@ -51,10 +51,4 @@ def check_data(name: str, x: object, config: VAEConfig, dtype: torch.dtype, *, v
 
 def check_z(z: object, z_dim: int, dtype: torch.dtype) -> Tensor:
     """Check latent codes: a finite tensor of shape ``(..., z_dim)`` in ``dtype``."""
-    check_tensor("z", z, min_dim=1)
-    assert isinstance(z, Tensor)
-    if z.shape[-1] != z_dim:
-        raise ValueError(f"z must have last dimension z_dim={z_dim}, got shape {tuple(z.shape)}")
-    if z.dtype != dtype:
-        raise TypeError(f"z has dtype {z.dtype} but the model has dtype {dtype}")
-    return z
+    return check_vector("z", z, z_dim, dtype)

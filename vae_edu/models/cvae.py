@@ -19,11 +19,11 @@ import dataclasses
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_int, check_labels
 from ..distributions.gaussian import log_normal_diag, log_standard_normal, reparameterize
 from ..kl import kl_normal_normal, kl_normal_std_normal
-from ..checks import check_int, check_labels
-from .config import VAEConfig
 from .checks import check_data, check_z, model_dtype
+from .config import VAEConfig
 from .layers import Decoder, mlp
 from .posteriors import DiagonalGaussian
 from .vae import VAE

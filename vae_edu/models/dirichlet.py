@@ -23,17 +23,16 @@ Book: *The Dirichlet VAE*.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_int, check_positive_float, check_tensor
 from ..distributions.dirichlet import dirichlet_to_logistic_normal, log_dirichlet, rsample_dirichlet
 from ..distributions.discrete import log_multinomial
 from ..kl import kl_dirichlet
-from ..checks import check_int, check_positive_float, check_tensor
 from .layers import mlp
 from .posteriors import DiagonalGaussian
 from .prior import NormalPrior

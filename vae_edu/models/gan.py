@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..checks import check_int, check_tensor
-from .config import ACTIVATIONS
 from .checks import check_z, model_dtype
+from .config import ACTIVATIONS
 from .layers import mlp
 
 __all__ = [

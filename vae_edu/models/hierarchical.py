@@ -62,9 +62,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_generator, check_int
 from ..distributions.gaussian import log_normal_diag, log_standard_normal, reparameterize
 from ..kl import kl_normal_normal, kl_normal_std_normal
-from ..checks import check_generator, check_int
 from .checks import check_z, model_dtype
 from .config import VAEConfig
 from .layers import Decoder, mlp

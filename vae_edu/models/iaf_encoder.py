@@ -14,7 +14,6 @@ Book: *Inverse autoregressive flow*.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 
 import torch

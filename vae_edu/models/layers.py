@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..distributions.gaussian import log_normal_diag, reparameterize
 from ..distributions.discrete import log_bernoulli, log_categorical
+from ..distributions.gaussian import log_normal_diag, reparameterize
 from .checks import check_data, check_z, model_dtype
 from .config import VAEConfig
 from .posteriors import DiagonalGaussian

@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import check_int, check_positive_float, check_tensor
 from ..distributions.gaussian import LOG_2PI, log_normal_diag, reparameterize
 from ..estimators.monte_carlo import mc_mean
 from ..metrics.aggregate import aggregate_posterior_log_prob
-from ..checks import check_int, check_positive_float, check_tensor
 from .posteriors import DiagonalGaussian
 
 __all__ = [

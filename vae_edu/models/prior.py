@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_int, check_tensor
 from ..distributions.gaussian import log_normal_diag, log_standard_normal, reparameterize
 from ..kl import kl_normal_normal, kl_normal_std_normal
-from ..checks import check_int, check_tensor
 from .posteriors import DiagonalGaussian
 
 __all__ = ["StandardNormalPrior", "NormalPrior"]

@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..utils import atomic_save
 from ..checks import check_int
+from ..utils import atomic_save
 from .config import VAEConfig
 
 __all__ = ["VAE", "ELBOTerms", "MODEL_FORMAT"]

@@ -12,10 +12,17 @@ Book: *Training a VAE on digits*.
 
 from __future__ import annotations
 
-from .loop import fit
-from .state import History, load_checkpoint
-from .objectives import kl_weight, free_bits_kl, mean_negative_elbo, training_loss, validation_loss, Objective
 from .gan import GANHistory, fit_gan
+from .loop import fit
+from .objectives import (
+    Objective,
+    free_bits_kl,
+    kl_weight,
+    mean_negative_elbo,
+    training_loss,
+    validation_loss,
+)
+from .state import History, load_checkpoint
 
 __all__ = [
     "fit",

@@ -13,9 +13,9 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from ..checks import check_batch, check_tensor
 from ..estimators.likelihood import eval_mode, iwae_bound
 from ..models.protocols import VariationalModel
-from ..checks import check_batch, check_tensor
 
 __all__ = ["kl_weight", "free_bits_kl", "mean_negative_elbo", "training_loss", "validation_loss", "Objective"]
 
