@@ -1,12 +1,13 @@
 r"""Monte Carlo estimators with standard errors, and estimates of $\log p(x)$.
 
-* :mod:`~vae_edu.estimators.monte_carlo` — means with standard errors, the checks the chapters
-  run with them, the Monte Carlo KL and ELBO, $\log$-mean-$\exp$ and effective sample size;
+* :mod:`~vae_edu.estimators.monte_carlo` — means with standard errors, the Monte Carlo KL and
+  ELBO, $\log$-mean-$\exp$ and effective sample size;
+* :mod:`~vae_edu.estimators.significance` — $z$-scores and the checks the chapters make with them
+  (within $k$ standard errors of an exact value, or beyond a bound by more than $k$);
 * :mod:`~vae_edu.estimators.likelihood` — the IWAE bound $\mathcal L_k$ and the importance-sampled
   $\log p(x)$ of a model;
 * :mod:`~vae_edu.estimators.proposals` — proposals other than the encoder: the defensive mixture;
-* :mod:`~vae_edu.estimators.ais` and :mod:`~vae_edu.estimators.ais_likelihood` — annealed
-  importance sampling, a second estimate of $\log p(x)$ that needs no encoder.
+* :mod:`~vae_edu.estimators.ais` — annealed importance sampling, a second estimate of $\log p(x)$.
 
 >>> from vae_edu.estimators import mc_mean
 
@@ -15,32 +16,34 @@ Book: *The Gaussian KL, derived and checked*.
 
 from __future__ import annotations
 
-from .ais import AISResult, annealed_importance_weights, sigmoid_schedule
-from .ais_likelihood import ais_log_likelihood, reverse_ais_log_likelihood
-from .likelihood import eval_mode, iwae_bound, log_likelihood
 from .monte_carlo import (
-    assert_within_se,
-    effective_sample_size,
-    elbo_monte_carlo,
-    importance_log_mean,
-    kl_monte_carlo,
-    log_mean_exp,
-    mc_elbo,
     mc_mean,
-    z_score,
+    kl_monte_carlo,
+    mc_elbo,
+    elbo_monte_carlo,
+    log_mean_exp,
+    importance_log_mean,
+    effective_sample_size,
 )
-from .proposals import log_likelihood_defensive, widened_gaussian
+from .significance import z_score, assert_within_se, assert_above, assert_below, combined_se
+from .likelihood import iwae_bound, log_likelihood, eval_mode
+from .proposals import widened_gaussian, log_likelihood_defensive
+from .ais import AISResult, sigmoid_schedule, annealed_importance_weights
+from .ais_likelihood import ais_log_likelihood, reverse_ais_log_likelihood
 
 __all__ = [
     "mc_mean",
-    "z_score",
-    "assert_within_se",
     "kl_monte_carlo",
     "mc_elbo",
     "elbo_monte_carlo",
     "log_mean_exp",
     "importance_log_mean",
     "effective_sample_size",
+    "z_score",
+    "assert_within_se",
+    "assert_above",
+    "assert_below",
+    "combined_se",
     "iwae_bound",
     "log_likelihood",
     "eval_mode",

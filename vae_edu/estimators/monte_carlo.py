@@ -20,8 +20,6 @@ from ..distributions.gaussian import log_normal_diag, log_standard_normal, repar
 
 __all__ = [
     "mc_mean",
-    "z_score",
-    "assert_within_se",
     "kl_monte_carlo",
     "mc_elbo",
     "elbo_monte_carlo",
@@ -67,75 +65,6 @@ def mc_mean(values: Tensor) -> tuple[Tensor, Tensor]:
     mean = values.mean(dim=0)
     stderr = values.std(dim=0, correction=1) / math.sqrt(num)
     return mean, stderr
-
-
-def _as_float64(name: str, value: object) -> Tensor:
-    """A number, NumPy value or tensor as a detached float64 tensor, for comparing estimates."""
-    try:
-        out = torch.as_tensor(value.detach() if isinstance(value, Tensor) else value, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}") from None
-    if torch.isnan(out).any():
-        raise ValueError(f"{name} contains NaN")
-    return out
-
-
-def z_score(estimate: Tensor | float, exact: Tensor | float, stderr: Tensor | float) -> Tensor:
-    r"""How many standard errors a Monte Carlo estimate lies from the exact value: $z = (\hat\mu - \mu)/\widehat{\mathrm{se}}$.
-
-    Args:
-        estimate: the estimate $\hat\mu$, a number or a tensor of any shape.
-        exact: the exact value $\mu$; broadcasts against ``estimate``.
-        stderr: the estimate's standard error $\widehat{\mathrm{se}} \ge 0$ (from :func:`mc_mean`).
-
-    Returns:
-        The signed $z$, float64, of the broadcast shape (``±inf`` where ``stderr`` is 0 and the
-        estimate is off).
-
-    Raises:
-        TypeError, ValueError: naming the argument (not a number, NaN, a negative ``stderr``).
-
-    Book: *The Gaussian KL, derived and checked*.
-    """
-    estimate_, exact_, stderr_ = (_as_float64(n, v) for n, v in (("estimate", estimate), ("exact", exact), ("stderr", stderr)))
-    if (stderr_ < 0).any():
-        raise ValueError("stderr must be >= 0")
-    return (estimate_ - exact_) / stderr_
-
-
-def assert_within_se(
-    estimate: Tensor | float, exact: Tensor | float, stderr: Tensor | float, n_se: float, what: str = "estimate"
-) -> None:
-    r"""Assert that a Monte Carlo estimate agrees with the exact value: $|\hat\mu - \mu| < k\,\widehat{\mathrm{se}}$.
-
-    The check the chapters make of every closed form against its Monte Carlo estimate,
-    elementwise for tensors. For a normally distributed estimate it fails by chance with
-    probability $2\Phi(-k)$ per element ($6\times10^{-5}$ at $k = 4$).
-
-    Args:
-        estimate, exact, stderr: as in :func:`z_score`; shapes broadcast.
-        n_se: $k$, the number of standard errors allowed (> 0).
-        what: names the estimate in the error message.
-
-    Raises:
-        AssertionError: if some element lies $k$ or more standard errors away; the message gives
-            the worst $z$ and where it is.
-        TypeError, ValueError: naming the argument, for bad input.
-
-    Book: *The Gaussian KL, derived and checked*.
-    """
-    if isinstance(n_se, bool) or not isinstance(n_se, (int, float)) or not 0 < n_se < math.inf:
-        raise ValueError(f"n_se must be a finite number > 0, got {n_se!r}")
-    z = z_score(estimate, exact, stderr)
-    within = _as_float64("estimate", estimate).sub(_as_float64("exact", exact)).abs() < n_se * _as_float64("stderr", stderr)
-    if not bool(within.all()):
-        failing = torch.where(within, torch.zeros_like(z), z.abs().nan_to_num(nan=math.inf))  # 0 where within
-        worst = int(failing.reshape(-1).argmax())
-        where = "" if z.dim() == 0 else f" (element {tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), z.shape))})"
-        raise AssertionError(
-            f"{what} is {float(z.reshape(-1)[worst]):+.2f} standard errors from the exact value{where};"
-            f" allowed: fewer than {n_se:g}"
-        )
 
 
 def kl_monte_carlo(
