@@ -8,7 +8,7 @@ weights as ``torch.manual_seed(seed)``, chapter 05's):
 * ``plain``: ``VAE.from_config()`` (categorical decoder over 17 levels, 256-256 MLPs, z_dim 16);
 * ``mixture_K``: its prior replaced by a :class:`~vae_edu.models.MixturePrior` of K components;
 * ``vamp_K``: by a :class:`~vae_edu.models.VampPrior` of K pseudo-inputs (uniform start, x_max 16);
-* ``hierarchical``: :func:`~vae_edu.models.hierarchical.hierarchical_vae` (z_1 16, z_2 8, ladder);
+* ``hierarchical``: :func:`~vae_edu.models.ladder.hierarchical_vae` (z_1 16, z_2 8, ladder);
 * ``iwae_k``: the plain model trained on $-\\mathcal L_k$ (``fit(objective="iwae", num_samples=k)``);
 * ``<variant>+iwae_k``: any of the above trained on $-\\mathcal L_k$ (e.g. ``vamp_100+iwae_5``).
 * ``<variant>/dropout_p``: any of the above with decoder dropout ``p`` instead of the book's 0.1
@@ -93,7 +93,7 @@ def build(variant: str, seed: int) -> tuple[VAE, int]:
         config = VAEConfig(decoder_dropout=float(modifier.removeprefix("dropout_")))
     vae_edu.setup(seed=seed)
     if base_name == "hierarchical":
-        from vae_edu.models.hierarchical import hierarchical_vae  # noqa: PLC0415 (another chapter's part)
+        from vae_edu.models.ladder import hierarchical_vae
 
         return hierarchical_vae(config, z2_dim=8), k
     base = VAE.from_config(config)

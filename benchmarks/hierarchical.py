@@ -34,16 +34,16 @@ import json
 import time
 
 import torch
+from _common import machine, summary
 
 import vae_edu
-from vae_edu.metrics import active_units
 from vae_edu.data import load_digits_split
 from vae_edu.estimators import log_likelihood
+from vae_edu.metrics import active_units
 from vae_edu.models import VAE, VAEConfig
-from vae_edu.models.hierarchical import hierarchical_vae, layer_kl, split_z
+from vae_edu.models.hierarchical import split_z
+from vae_edu.models.ladder import hierarchical_vae, layer_kl
 from vae_edu.training import fit, mean_negative_elbo
-
-from _common import machine, summary
 
 KINDS = ("plain", "residual", "precision", "precision_warmup")
 WARMUP_EPOCHS = 50  # precision_warmup: beta rises linearly from 0 to 1 over these epochs (Sonderby et al. warm up too)

@@ -18,14 +18,11 @@ from vae_edu.models import VAE, VAEConfig
 from vae_edu.models.hierarchical import (
     FirstLayerDecoder,
     HierarchicalPrior,
-    LadderEncoder,
-    LadderPosterior,
-    hierarchical_vae,
-    layer_kl,
     precision_weighted,
     residual_combined,
     split_z,
 )
+from vae_edu.models.ladder import LadderEncoder, LadderPosterior, hierarchical_vae, layer_kl
 from vae_edu.training import fit
 
 N_SE = 4.0

@@ -13,7 +13,8 @@ from torch.distributions import MultivariateNormal
 from vae_edu.distributions import log_normal_full
 from vae_edu.estimators import mc_mean
 from vae_edu.exact import ChainELBOTerms, LinearGaussianChain
-from vae_edu.models.hierarchical import layer_kl, split_z
+from vae_edu.models.hierarchical import split_z
+from vae_edu.models.ladder import layer_kl
 
 N_SE = 4.0
 F64 = torch.float64

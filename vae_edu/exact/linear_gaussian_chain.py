@@ -36,7 +36,8 @@ from torch import Tensor, nn
 from ..checks import check_event_shapes, check_int, check_tensor, check_vector
 from ..distributions.gaussian import log_normal_diag, log_normal_full, log_standard_normal, reparameterize
 from ..kl import kl_normal_full, kl_normal_normal, kl_normal_std_normal
-from ..models.hierarchical import COMBINE, FirstLayerDecoder, HierarchicalPrior, LadderEncoder, split_z
+from ..models.hierarchical import COMBINE, FirstLayerDecoder, HierarchicalPrior, split_z
+from ..models.ladder import LadderEncoder
 from ..models.vae import VAE
 
 __all__ = ["LinearGaussianChain", "ChainELBOTerms", "LinearGaussianDecoder"]
@@ -238,7 +239,7 @@ class LinearGaussianChain:
         the prior's top-down network is the linear map $z_2 \mapsto [Az_2 + a,\ \ell_1]$. With a
         linear ``net`` (an ``nn.Linear(x_dim, 2 * z_dim)``) its posterior is of the form of
         :meth:`elbo_terms`, so the VAE's Monte Carlo ELBO can be checked against it. ``combine``
-        as in :class:`~vae_edu.models.hierarchical.LadderEncoder`.
+        as in :class:`~vae_edu.models.ladder.LadderEncoder`.
 
         Returns:
             a :class:`~vae_edu.models.VAE` in the chain's dtype.
@@ -317,7 +318,7 @@ class LinearGaussianChain:
 
         Args:
             mu_hat_1, log_var_hat_1: the message, shape ``(..., z1_dim)``.
-            combine: ``"precision"`` or ``"residual"`` (as :class:`~vae_edu.models.hierarchical.LadderEncoder`).
+            combine: ``"precision"`` or ``"residual"`` (as :class:`~vae_edu.models.ladder.LadderEncoder`).
 
         Returns:
             ``(C, c, log_var_q1)``, shapes ``(..., z1_dim, z2_dim)``, ``(..., z1_dim)``, ``(..., z1_dim)``.

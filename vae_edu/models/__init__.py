@@ -30,16 +30,10 @@ from .dirichlet import (
     TopicDecoder,
 )
 from .gan import GAN, Discriminator, GANConfig, Generator
-from .hierarchical import (
-    FirstLayerDecoder,
-    HierarchicalPrior,
-    LadderEncoder,
-    LadderPosterior,
-    hierarchical_vae,
-    layer_kl,
-)
+from .hierarchical import FirstLayerDecoder, HierarchicalPrior
 from .iaf import IAFFlow, IAFStep
 from .iaf_encoder import IAFEncoder, IAFPosterior
+from .ladder import LadderEncoder, LadderPosterior, hierarchical_vae, layer_kl
 from .layers import Decoder, Encoder, mlp
 from .learned_priors import (
     MixturePrior,
