@@ -12,17 +12,8 @@ import torch.nn.functional as F
 
 from vae_edu.data import assign_modes, gaussian_mixture_2d_log_prob, make_gaussian_mixture_2d
 from vae_edu.models import VariationalModel
-from vae_edu.models.gan import (
-    CHANCE_DISCRIMINATOR_LOSS,
-    GAN,
-    Discriminator,
-    GANConfig,
-    Generator,
-    discriminator_loss,
-    generator_loss_non_saturating,
-    generator_loss_saturating,
-    optimal_discriminator_logit,
-)
+from vae_edu.models.gan import GAN, Discriminator, GANConfig, Generator
+from vae_edu.models.gan_losses import CHANCE_DISCRIMINATOR_LOSS, discriminator_loss, generator_loss_non_saturating, generator_loss_saturating, optimal_discriminator_logit
 from vae_edu.training import GANHistory, fit_gan
 
 F32, F64 = torch.float32, torch.float64

@@ -21,26 +21,16 @@ from .autoregressive import AutoregressiveDecoder
 from .code_prior import AutoregressiveCodePrior, fit_code_prior
 from .config import ACTIVATIONS, LIKELIHOODS, VAEConfig
 from .cvae import CVAE, ConditionalDecoder, ConditionalEncoder, LabelPrior
-from .dirichlet import (
-    DirichletEncoder,
-    DirichletPosterior,
-    DirichletPrior,
-    DirichletVAE,
-    DirichletVAEConfig,
-    TopicDecoder,
-)
+from .dirichlet import DirichletEncoder, DirichletVAE, DirichletVAEConfig, TopicDecoder
+from .dirichlet_latent import DirichletPosterior, DirichletPrior
 from .gan import GAN, Discriminator, GANConfig, Generator
 from .hierarchical import FirstLayerDecoder, HierarchicalPrior
 from .iaf import IAFFlow, IAFStep
 from .iaf_encoder import IAFEncoder, IAFPosterior
 from .ladder import LadderEncoder, LadderPosterior, hierarchical_vae, layer_kl
 from .layers import Decoder, Encoder, mlp
-from .learned_priors import (
-    MixturePrior,
-    VampPrior,
-    log_mixture_normal_diag,
-    sample_mixture_normal_diag,
-)
+from .learned_priors import MixturePrior, log_mixture_normal_diag, sample_mixture_normal_diag
+from .vamp_prior import VampPrior
 from .posteriors import DiagonalGaussian, Posterior
 from .prior import NormalPrior, StandardNormalPrior
 from .protocols import HasELBOTerms, VariationalModel
@@ -52,7 +42,8 @@ from .quantisers import (
     VectorQuantiser,
     code_perplexity,
 )
-from .vae import VAE, ELBOTerms
+from .vae import VAE
+from .terms import ELBOTerms
 
 __all__ = [
     "VAEConfig",

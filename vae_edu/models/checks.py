@@ -8,6 +8,8 @@ Book: *Training a VAE on digits*.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -52,3 +54,12 @@ def check_data(name: str, x: object, config: VAEConfig, dtype: torch.dtype, *, v
 def check_z(z: object, z_dim: int, dtype: torch.dtype) -> Tensor:
     """Check latent codes: a finite tensor of shape ``(..., z_dim)`` in ``dtype``."""
     return check_vector("z", z, z_dim, dtype)
+
+
+def check_beta(beta: object) -> float:
+    """``beta`` as a float; ``ValueError`` unless it is a finite number >= 0."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
+        raise TypeError(f"beta must be a number, got {type(beta).__name__} {beta!r}")
+    if not 0 <= beta < math.inf:
+        raise ValueError(f"beta must be a finite float >= 0, got {beta!r}")
+    return float(beta)

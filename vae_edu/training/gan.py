@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ..models.gan import GAN, check_gan_data, discriminator_loss, generator_loss_non_saturating
+from ..models.gan import GAN, check_gan_data
+from ..models.gan_losses import discriminator_loss, generator_loss_non_saturating
 
 __all__ = ["GANHistory", "fit_gan"]
 
@@ -25,7 +26,7 @@ class GANHistory:
     computed before that step's update.
 
     Attributes:
-        d_loss: the discriminator's loss $-V(D, G)$ (:func:`~vae_edu.models.gan.discriminator_loss`),
+        d_loss: the discriminator's loss $-V(D, G)$ (:func:`~vae_edu.models.gan_losses.discriminator_loss`),
             nats; $2\log 2$ when it cannot tell real from generated.
         g_loss: the non-saturating generator loss $-\mathbb E[\log D(G(z))]$, nats.
         d_real: the mean of $D(x)$ on real data.
