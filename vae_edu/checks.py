@@ -183,18 +183,9 @@ def check_positive_float(name: str, value: object) -> float:
 def check_labels(name: str, y: object, num_classes: int, batch_size: int | None = None) -> Tensor:
     """Check class labels: an int64 tensor of shape ``(B,)`` with values in ``[0, num_classes)``.
 
-    Args:
-        name: the argument's name, used in the error message.
-        y: the object to check.
-        num_classes: $C$; labels must lie in ``0..C-1``.
-        batch_size: if given, the number of labels required (the batch size of the matching ``x``).
-
-    Returns:
-        ``y`` itself, unchanged.
-
-    Raises:
-        TypeError: if ``y`` is not an int64 tensor.
-        ValueError: if its shape or values are wrong.
+    ``batch_size``, if given, is the number of labels required (that of the matching ``x``). Returns
+    ``y`` unchanged; raises ``TypeError`` unless it is an int64 tensor, ``ValueError`` for a wrong
+    shape or values.
     """
     if not isinstance(y, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of int64 class labels, got {type(y).__name__}")

@@ -15,44 +15,44 @@ Book: *Latent-variable models and the intractable marginal*.
 
 from __future__ import annotations
 
-from .conditional_linear import ConditionalLinearGaussian
+from .linear_gaussian import LinearGaussian, expected_log_linear_gaussian
+from .ppca import ppca_fit
+from .marginal import (
+    log_importance_weights_gaussian,
+    log_importance_weights,
+    log_weight_moment_prior,
+    log_weight_moment,
+    log_relative_variance,
+    num_samples_for_relative_error,
+    LogLikelihood,
+)
 from .grid import (
-    MAX_GRID_NODES,
-    fit_normal_grid,
-    kl_grid_normal,
-    kl_normal_grid,
     log_marginal_grid,
     log_posterior_grid,
+    kl_normal_grid,
+    kl_grid_normal,
+    fit_normal_grid,
+    MAX_GRID_NODES,
 )
-from .linear_gaussian import LinearGaussian, expected_log_linear_gaussian
-from .linear_gaussian_chain import (
-    ChainELBOTerms,
-    LinearGaussianChain,
-    LinearGaussianDecoder,
-)
-from .linear_vae import LinearVAE, fit_exact_elbo, fit_monte_carlo_elbo
-from .marginal import (
-    LogLikelihood,
-    log_importance_weights,
-    log_importance_weights_gaussian,
-    log_relative_variance,
-    log_weight_moment,
-    log_weight_moment_prior,
-    num_samples_for_relative_error,
-)
+from .linear_vae import LinearVAE
+from .linear_vae_fit import fit_exact_elbo, fit_monte_carlo_elbo
+from .conditional_linear import ConditionalLinearGaussian
+from .linear_gaussian_chain import LinearGaussianChain, LinearGaussianDecoder
+from .chain_elbo import ChainELBOTerms, TopDownELBO
 from .targets import (
-    IAFQ,
-    DiagonalGaussianQ,
-    FullCovarianceGaussianQ,
-    fit_reverse_kl,
     log_banana,
     log_normalizer_grid,
+    DiagonalGaussianQ,
+    FullCovarianceGaussianQ,
+    IAFQ,
     reverse_kl,
+    fit_reverse_kl,
 )
 
 __all__ = [
     "LinearGaussian",
     "expected_log_linear_gaussian",
+    "ppca_fit",
     "log_importance_weights_gaussian",
     "log_importance_weights",
     "log_weight_moment_prior",
@@ -71,8 +71,9 @@ __all__ = [
     "fit_monte_carlo_elbo",
     "ConditionalLinearGaussian",
     "LinearGaussianChain",
-    "ChainELBOTerms",
     "LinearGaussianDecoder",
+    "ChainELBOTerms",
+    "TopDownELBO",
     "log_banana",
     "log_normalizer_grid",
     "DiagonalGaussianQ",
