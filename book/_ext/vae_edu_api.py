@@ -212,25 +212,32 @@ def chapter_map() -> dict[str, list[str]]:
 # ----------------------------------------------------------------------------------- the page
 PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Foundations", "Setup, checks, densities, KLs, estimators and the exact linear-Gaussian playground.", (
-        "vae_edu", "vae_edu.utils", "vae_edu.distributions", "vae_edu.kl", "vae_edu.estimators",
-        "vae_edu.estimators.ais", "vae_edu.exact.marginal", "vae_edu.exact.linear_gaussian", "vae_edu.gradients",
-        "vae_edu.exact.linear_vae")),
-    ("Models, data and training", "The networks, the data sets, and the loop that fits them.", (
+        "vae_edu", "vae_edu.utils", "vae_edu.checks", "vae_edu.distributions.gaussian",
+        "vae_edu.distributions.discrete", "vae_edu.kl", "vae_edu.estimators.monte_carlo",
+        "vae_edu.estimators.significance", "vae_edu.exact.marginal", "vae_edu.exact.grid",
+        "vae_edu.exact.linear_gaussian", "vae_edu.exact.ppca", "vae_edu.gradients.score",
+        "vae_edu.gradients.pathwise", "vae_edu.exact.linear_vae", "vae_edu.exact.linear_vae_fit")),
+    ("Models, data and training", "The parts and their composition, the data sets, the loop that fits them, and "
+     "estimates of log p(x).", (
         "vae_edu.models.config", "vae_edu.models.posteriors", "vae_edu.models.layers", "vae_edu.models.prior",
-        "vae_edu.models.vae", "vae_edu.models.checks",
+        "vae_edu.models.terms", "vae_edu.models.vae", "vae_edu.models.persistence", "vae_edu.models.checks",
         "vae_edu.models.protocols", "vae_edu.models.made", "vae_edu.models.autoregressive",
-        "vae_edu.training.objectives", "vae_edu.training.loop", "vae_edu.metrics.collapse", "vae_edu.data", "vae_edu.data.digits",
+        "vae_edu.training.objectives", "vae_edu.training.loop", "vae_edu.training.state",
+        "vae_edu.estimators.likelihood", "vae_edu.estimators.ais", "vae_edu.estimators.ais_likelihood",
+        "vae_edu.metrics.collapse", "vae_edu.data", "vae_edu.data.digits",
         "vae_edu.data.mnist", "vae_edu.data.toy", "vae_edu.data.shapes", "vae_edu.data.topics")),
     ("What z means, labels, and GANs", "Measuring a latent space, conditioning on labels, and GANs.", (
-        "vae_edu.metrics.latent", "vae_edu.metrics.disentanglement", "vae_edu.widgets", "vae_edu.plotting",
-        "vae_edu.metrics.sample_quality", "vae_edu.exact.conditional_linear", "vae_edu.models.cvae",
-        "vae_edu.models.gan", "vae_edu.training.gan")),
+        "vae_edu.metrics.latent", "vae_edu.metrics.aggregate", "vae_edu.metrics.disentanglement",
+        "vae_edu.widgets", "vae_edu.plotting", "vae_edu.metrics.sample_quality", "vae_edu.exact.conditional_linear",
+        "vae_edu.models.cvae", "vae_edu.models.gan", "vae_edu.models.gan_losses", "vae_edu.training.gan")),
     ("Richer posteriors and latents", "Flows, Dirichlet latents and discrete latents.", (
         "vae_edu.exact.targets", "vae_edu.models.iaf", "vae_edu.models.iaf_encoder", "vae_edu.estimators.proposals",
-        "vae_edu.distributions.dirichlet", "vae_edu.models.dirichlet", "vae_edu.discrete", "vae_edu.models.quantisers",
-        "vae_edu.models.code_prior")),
-    ("Learned priors", "Priors fitted with the model: a mixture of Gaussians and the VampPrior.", (
-        "vae_edu.models.learned_priors", "vae_edu.models.hierarchical", "vae_edu.exact.linear_gaussian_chain")),
+        "vae_edu.distributions.dirichlet", "vae_edu.models.dirichlet_latent", "vae_edu.models.dirichlet",
+        "vae_edu.metrics.topics", "vae_edu.discrete", "vae_edu.models.quantisers", "vae_edu.models.code_prior")),
+    ("Better priors, deeper latents", "Priors fitted with the model (a mixture of Gaussians, the VampPrior) "
+     "and two stochastic layers.", (
+        "vae_edu.models.learned_priors", "vae_edu.models.vamp_prior", "vae_edu.models.hierarchical",
+        "vae_edu.models.ladder", "vae_edu.exact.linear_gaussian_chain", "vae_edu.exact.chain_elbo")),
 )
 
 PAGE = ROOT / "book" / "api.md"

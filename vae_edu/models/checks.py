@@ -13,10 +13,10 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ..checks import check_tensor, check_vector
+from ..checks import check_int, check_tensor, check_vector
 from .config import VAEConfig
 
-__all__ = ["model_dtype", "check_data", "check_z"]
+__all__ = ["model_dtype", "check_data", "check_z", "check_beta", "check_call"]
 
 
 def model_dtype(module: nn.Module) -> torch.dtype:
@@ -63,3 +63,17 @@ def check_beta(beta: object) -> float:
     if not 0 <= beta < math.inf:
         raise ValueError(f"beta must be a finite float >= 0, got {beta!r}")
     return float(beta)
+
+
+def check_call(model: nn.Module, x: Tensor, context: tuple[Tensor, ...], num_samples: int = 1) -> None:
+    """What a :class:`~vae_edu.models.VAE` method checks of its call: keyword-only options, and
+    (with ``validate_args``) ``num_samples`` and the data, through ``model.check_data``."""
+    for extra in context:
+        if isinstance(extra, (int, float, torch.Generator)):
+            raise TypeError(
+                "num_samples, beta and generator are keyword-only (model.elbo(x, num_samples=10)); "
+                f"extra positional arguments are a conditional model's inputs, got {type(extra).__name__} {extra!r}"
+            )
+    if model.validate_args:
+        check_int("num_samples", num_samples)
+        model.check_data(x, *context)

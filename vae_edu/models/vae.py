@@ -20,22 +20,17 @@ Book: *Training a VAE on digits* and *Posterior collapse and the rate–distorti
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from ..checks import check_int
-from ..utils import atomic_save
-from .checks import check_beta
+from .checks import check_beta, check_call
 from .config import VAEConfig
+from .persistence import load_model, save_model
 from .terms import ELBOTerms, closed_form_kl
 
-__all__ = ["VAE", "MODEL_FORMAT"]
+__all__ = ["VAE"]
 
-#: The format tag of a file written by :meth:`VAE.save`.
-MODEL_FORMAT = "vae_edu.model/1"
 
 
 class VAE(nn.Module):
@@ -98,29 +93,13 @@ class VAE(nn.Module):
         return model
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Save the model with its configuration, so that :meth:`load` rebuilds it (``weights_only``).
-
-        Only a model built from a configuration (:meth:`from_config`, :class:`~vae_edu.models.CVAE`,
-        :class:`~vae_edu.models.DirichletVAE`) can be rebuilt; for a model of your own parts save
-        ``model.state_dict()`` and rebuild the parts yourself.
-        """
-        if self.config is None:
-            raise TypeError("save needs a model built from a config; for your own parts save model.state_dict()")
-        state = {"format": MODEL_FORMAT, "class": type(self).__name__, "config": asdict(self.config),
-                 "init": self.init_kwargs(), "state_dict": self.state_dict()}  # fmt: skip
-        atomic_save(state, Path(path))
+        """Save the model with its configuration, so that :meth:`load` rebuilds it: :func:`save_model`."""
+        save_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "VAE":
-        """A model saved by :meth:`save`, in evaluation mode, with its parameters' dtype."""
-        state = torch.load(Path(path), weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
-            raise ValueError(f"path: {path} is not a model saved by VAE.save")
-        if state["class"] != cls.__name__:
-            raise ValueError(f"path: {path} holds a {state['class']}; load it with {state['class']}.load")
-        model = cls.rebuild(cls.config_class(**state["config"]), **state["init"])
-        model.to(next(iter(state["state_dict"].values())).dtype).load_state_dict(state["state_dict"])
-        return model.eval()
+        """A model saved by :meth:`save`, in evaluation mode, with its parameters' dtype: :func:`load_model`."""
+        return load_model(cls, path)
 
     config_class: type = VAEConfig
 
@@ -149,21 +128,10 @@ class VAE(nn.Module):
         if check is not None:
             check(x, *context, name=name)
 
-    def _check(self, x: Tensor, context: tuple[Tensor, ...], num_samples: int = 1) -> None:
-        for extra in context:
-            if isinstance(extra, (int, float, torch.Generator)):
-                raise TypeError(
-                    "num_samples, beta and generator are keyword-only (model.elbo(x, num_samples=10)); "
-                    f"extra positional arguments are a conditional model's inputs, got {type(extra).__name__} {extra!r}"
-                )
-        if self.validate_args:
-            check_int("num_samples", num_samples)
-            self.check_data(x, *context)
-
     def encode(self, x: Tensor, *context: Tensor):  # type: ignore[no-untyped-def]
         r"""$q(z|x)$ for the batch: the encoder's posterior object (for the Gaussian encoder a
         :class:`~vae_edu.models.DiagonalGaussian`, which unpacks to ``(mu_q, log_var_q)``)."""
-        self._check(x, context)
+        check_call(self, x, context)
         return self.encoder(x, *context)
 
     def elbo_terms(
@@ -185,7 +153,7 @@ class VAE(nn.Module):
 
         Book: *Posterior collapse and the rate–distortion trade-off*.
         """
-        self._check(x, context, num_samples)
+        check_call(self, x, context, num_samples)
         q = self.encoder(x, *context)
         kl_per_dim = closed_form_kl(self.prior, q, context, per_dim=True)  # (B, z_dim) or None
         kl = kl_per_dim.sum(dim=-1) if kl_per_dim is not None else closed_form_kl(self.prior, q, context)
@@ -294,7 +262,7 @@ class VAE(nn.Module):
 
         Book: *Training a VAE on digits*.
         """
-        self._check(x, context, num_samples)
+        check_call(self, x, context, num_samples)
         q = self.encoder(x, *context)
         z, log_q = q.rsample_with_log_prob(num_samples, generator)  # (K, B, z_dim), (K, B)
         return self.decoder.log_prob(x, z, *context) + self.prior.log_prob(z, *context) - log_q
