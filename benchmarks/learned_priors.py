@@ -18,9 +18,9 @@ $\\log q(z|x) - \\log p(z)$), the NLL −log p(x) by importance sampling with k 
 change in NLL (negative: better). It also reports what the chapter measures in one run: the
 active units (:func:`~vae_edu.metrics.collapse.active_units` of the test means), chapter 07's holes
 $H_{0.1} = \\Pr_{z\\sim p}[q(z) < 0.1\\,p(z)]$ with the model's own prior (5000 prior draws, $q(z)$
-from the 1000 training codes; :func:`~vae_edu.models.learned_priors.prior_hole_fraction`), the
+from the 1000 training codes; :func:`~vae_edu.metrics.aggregate.prior_hole_fraction`), the
 ELBO-surgery split of the training KL into $I_q(n; z)$ and $\\mathrm{KL}(q(z)\\,\\|\\,p(z))$ (10
-draws per training image; :func:`~vae_edu.models.learned_priors.prior_elbo_surgery`), and the
+draws per training image; :func:`~vae_edu.metrics.aggregate.prior_elbo_surgery`), and the
 book's digit classifier's mean confidence on 2000 decoded prior samples.
 
 Prints one line per model and seed and, as its LAST line, one JSON object with every figure.
@@ -46,7 +46,7 @@ from vae_edu.metrics import active_units
 from vae_edu.data import load_digits_split
 from vae_edu.estimators import log_likelihood
 from vae_edu.models import VAE, MixturePrior, VAEConfig, VampPrior
-from vae_edu.models.learned_priors import prior_elbo_surgery, prior_hole_fraction
+from vae_edu.metrics import prior_elbo_surgery, prior_hole_fraction
 from vae_edu.metrics import DigitClassifier, fit_digit_classifier, sample_quality
 from vae_edu.training import fit
 

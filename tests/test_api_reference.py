@@ -43,7 +43,7 @@ def test_every_public_object_has_a_chapter() -> None:
     ("name", "expected"),
     [
         ("vae_edu.kl.kl_normal_std_normal", "notebooks/01_gaussian_kl"),  # from its Book: line
-        ("vae_edu.estimators.iwae_bound", "notebooks/05_training_a_vae"),
+        ("vae_edu.estimators.likelihood.iwae_bound", "notebooks/05_training_a_vae"),
         ("vae_edu.models.iaf.IAFFlow", "notebooks/10_iaf"),
         ("vae_edu.checks.check_tensor", "book/notation"),  # a helper no chapter calls
     ],

@@ -26,7 +26,7 @@ from vae_edu.models import (
     log_mixture_normal_diag,
 )
 from vae_edu.metrics import elbo_surgery, hole_fraction
-from vae_edu.models.learned_priors import prior_elbo_surgery, prior_hole_fraction
+from vae_edu.metrics import prior_elbo_surgery, prior_hole_fraction
 from vae_edu.training import fit
 
 N_SE = 4.0

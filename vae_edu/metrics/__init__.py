@@ -14,32 +14,34 @@ Book: *Posterior collapse and the rate–distortion trade-off*.
 
 from __future__ import annotations
 
+from .collapse import RateDistortion, rate_distortion, active_units
+from .latent import (
+    neighbour_label_agreement,
+    distance_rank_correlation,
+    lerp,
+    slerp,
+    traverse,
+    prior_quantile_grid,
+    prior_norm_mean_std,
+)
 from .aggregate import (
     aggregate_posterior_log_prob,
     elbo_surgery,
-    hole_fraction,
     in_hole,
+    hole_fraction,
+    prior_elbo_surgery,
+    prior_hole_fraction,
 )
-from .collapse import RateDistortion, active_units, rate_distortion
 from .disentanglement import CorrelationGap, abs_correlation, correlation_gap
-from .latent import (
-    distance_rank_correlation,
-    lerp,
-    neighbour_label_agreement,
-    prior_norm_mean_std,
-    prior_quantile_grid,
-    slerp,
-    traverse,
-)
 from .sample_quality import (
-    COVERAGE_THRESHOLD,
-    NUM_CLASSES,
     DigitClassifier,
-    SampleQuality,
     fit_digit_classifier,
-    mean_pairwise_distance,
-    nearest_neighbour_distance,
+    SampleQuality,
     sample_quality,
+    nearest_neighbour_distance,
+    mean_pairwise_distance,
+    NUM_CLASSES,
+    COVERAGE_THRESHOLD,
 )
 from .topics import match_topics, topic_matching_score
 
@@ -58,6 +60,8 @@ __all__ = [
     "elbo_surgery",
     "in_hole",
     "hole_fraction",
+    "prior_elbo_surgery",
+    "prior_hole_fraction",
     "CorrelationGap",
     "abs_correlation",
     "correlation_gap",

@@ -6,7 +6,7 @@ with the aggregate posterior $q(z) = \frac1N\sum_n q(z|x_n)$: the best prior for
 is $q(z)$ itself. A standard normal cannot follow it; a learned mixture can come close.
 
 * :class:`MixturePrior` — $K$ diagonal Gaussians with learned weights, means and variances;
-* :class:`VampPrior` — the encoder's own posteriors at $K$ learned pseudo-inputs (Tomczak &
+* :class:`~vae_edu.models.vamp_prior.VampPrior` — the encoder's own posteriors at $K$ learned pseudo-inputs (Tomczak &
   Welling, 2018): $q(z)$ with the $N$ data replaced by $K \ll N$ learned points.
 
 Neither has a closed-form $\mathrm{KL}(q(z|x)\,\|\,p(z))$, so neither defines ``kl_per_dim``:
@@ -22,24 +22,18 @@ Book: *Learned priors: mixtures and the VampPrior*, after the holes measured in 
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checks import check_int, check_positive_float, check_tensor
-from ..distributions.gaussian import LOG_2PI, log_normal_diag, reparameterize
-from ..estimators.monte_carlo import mc_mean
-from ..metrics.aggregate import aggregate_posterior_log_prob
+from ..checks import check_int
+from ..distributions.gaussian import LOG_2PI, reparameterize
 
 __all__ = [
     "log_mixture_normal_diag",
     "sample_mixture_normal_diag",
     "MixturePrior",
     "PSEUDO_INPUT_MARGIN",
-    "prior_elbo_surgery",
-    "prior_hole_fraction",
 ]
 
 #: Pseudo-inputs given to :class:`VampPrior` as data are moved into
@@ -162,67 +156,3 @@ class MixturePrior(nn.Module):
 
     def extra_repr(self) -> str:
         return f"z_dim={self.z_dim}, num_components={self.num_components}"
-
-
-def prior_elbo_surgery(prior: nn.Module, z: Tensor, mu_q: Tensor, log_var_q: Tensor) -> tuple[Tensor, Tensor]:
-    r"""ELBO surgery against any prior: the integrands of $I_q(n; z)$ and $\mathrm{KL}\big(q(z)\,\|\,p(z)\big)$.
-
-    $$\frac1N\sum_{n=1}^N \mathrm{KL}\big(q(z|x_n)\,\|\,p(z)\big)
-      = \underbrace{\frac1N\sum_n \mathbb E_{q(z|x_n)}\Big[\log\frac{q(z|x_n)}{q(z)}\Big]}_{I_q(n;\,z)}
-      + \underbrace{\mathbb E_{q(z)}\Big[\log\frac{q(z)}{p(z)}\Big]}_{\mathrm{KL}(q(z)\,\|\,p(z))}$$
-
-    :func:`~vae_edu.metrics.aggregate.elbo_surgery` with $p(z) = $ ``prior.log_prob`` in place of
-    $\mathcal N(0, I)$. Only the second part depends on the prior, and it is 0 exactly when
-    $p(z) = q(z)$: the aggregate posterior is the best prior for a fixed encoder.
-
-    Args:
-        prior: has ``log_prob(z)`` (e.g. :class:`MixturePrior`, :class:`VampPrior`,
-            :class:`~vae_edu.models.StandardNormalPrior`).
-        z: samples, shape ``(K, N, z_dim)``, ``z[k, n]`` drawn from $q(z|x_n)$.
-        mu_q, log_var_q: the encoder's outputs for the $N$ data points, shape ``(N, z_dim)`` each.
-
-    Returns:
-        ``(information, marginal)``, each of shape ``(K, N)``: $\log q(z|x_n) - \log q(z)$ and
-        $\log q(z) - \log p(z)$ at ``z[k, n]``; their means estimate the two parts without bias.
-
-    Book: *Learned priors: mixtures and the VampPrior*.
-    """
-    check_tensor("z", z, min_dim=3)
-    check_tensor("mu_q", mu_q, min_dim=2)
-    if z.dim() != 3 or mu_q.dim() != 2 or z.shape[1:] != mu_q.shape:
-        raise ValueError(f"z must have shape (K, N, z_dim) with (N, z_dim) = {tuple(mu_q.shape)}, got {tuple(z.shape)}")
-    flat = z.reshape(-1, z.shape[-1])  # (K * N, z_dim)
-    log_q_z = aggregate_posterior_log_prob(flat, mu_q, log_var_q).view(z.shape[:2])  # (K, N)
-    log_q_z_given_x = log_normal_diag(z, mu_q, log_var_q)  # (K, N)
-    return log_q_z_given_x - log_q_z, log_q_z - prior.log_prob(z)
-
-
-def prior_hole_fraction(
-    prior: nn.Module, z: Tensor, mu_q: Tensor, log_var_q: Tensor, ratio: float = 0.1
-) -> tuple[Tensor, Tensor]:
-    r"""The prior mass in the "holes" of the aggregate posterior, for any prior, by Monte Carlo.
-
-    $$H_c = \Pr_{z\sim p(z)}\big[q(z) < c\,p(z)\big] \approx \frac1M\sum_{m=1}^M
-      \mathbb 1\big[\log q(z_m) - \log p(z_m) < \log c\big],\quad z_m \sim p(z)$$
-
-    The measure of :func:`~vae_edu.metrics.aggregate.hole_fraction` (which fixes $p = \mathcal N(0, I)$) with
-    $p(z) = $ ``prior.log_prob``: the chance that a sample of the prior lands where the encoder
-    sends (almost) no training data. With the standard normal prior and the same ``z`` the two
-    functions agree exactly.
-
-    Args:
-        prior: has ``log_prob(z)``.
-        z: samples of ``prior`` (e.g. ``prior.sample(M)``), shape ``(M, z_dim)``, $M \ge 2$.
-        mu_q, log_var_q: the encoder's outputs for the data, shape ``(N, z_dim)`` each.
-        ratio: $c > 0$.
-
-    Returns:
-        ``(H, stderr)``, each of shape ``()``: the fraction and its binomial standard error.
-
-    Book: *Learned priors: mixtures and the VampPrior*.
-    """
-    log_c = math.log(check_positive_float("ratio", ratio))
-    with torch.no_grad():
-        log_q = aggregate_posterior_log_prob(z, mu_q, log_var_q)  # (M,)
-        holes = log_q - prior.log_prob(z) < log_c  # (M,)
-    return mc_mean(holes.to(z.dtype))
