@@ -212,19 +212,19 @@ def chapter_map() -> dict[str, list[str]]:
 # ----------------------------------------------------------------------------------- the page
 PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Foundations", "Setup, checks, densities, KLs, estimators and the exact linear-Gaussian playground.", (
-        "vae_edu", "vae_edu.utils", "vae_edu.checks", "vae_edu.distributions.gaussian",
-        "vae_edu.distributions.discrete", "vae_edu.kl", "vae_edu.estimators.monte_carlo",
-        "vae_edu.estimators.significance", "vae_edu.exact.marginal", "vae_edu.exact.grid",
-        "vae_edu.exact.linear_gaussian", "vae_edu.exact.ppca", "vae_edu.gradients.score",
+        "vae_edu", "vae_edu.utils", "vae_edu.checks", "vae_edu.distributions", "vae_edu.distributions.gaussian",
+        "vae_edu.distributions.discrete", "vae_edu.kl", "vae_edu.estimators", "vae_edu.estimators.monte_carlo",
+        "vae_edu.estimators.significance", "vae_edu.exact", "vae_edu.exact.marginal", "vae_edu.exact.grid",
+        "vae_edu.exact.linear_gaussian", "vae_edu.exact.ppca", "vae_edu.gradients", "vae_edu.gradients.score",
         "vae_edu.gradients.pathwise", "vae_edu.exact.linear_vae", "vae_edu.exact.linear_vae_fit")),
     ("Models, data and training", "The parts and their composition, the data sets, the loop that fits them, and "
      "estimates of log p(x).", (
-        "vae_edu.models.config", "vae_edu.models.posteriors", "vae_edu.models.layers", "vae_edu.models.prior",
+        "vae_edu.models", "vae_edu.models.config", "vae_edu.models.posteriors", "vae_edu.models.layers", "vae_edu.models.prior",
         "vae_edu.models.terms", "vae_edu.models.vae", "vae_edu.models.persistence", "vae_edu.models.checks",
         "vae_edu.models.protocols", "vae_edu.models.made", "vae_edu.models.autoregressive",
-        "vae_edu.training.objectives", "vae_edu.training.loop", "vae_edu.training.state",
+        "vae_edu.training", "vae_edu.training.objectives", "vae_edu.training.loop", "vae_edu.training.state",
         "vae_edu.estimators.likelihood", "vae_edu.estimators.ais", "vae_edu.estimators.ais_likelihood",
-        "vae_edu.metrics.collapse", "vae_edu.data", "vae_edu.data.digits",
+        "vae_edu.metrics", "vae_edu.metrics.collapse", "vae_edu.data", "vae_edu.data.digits",
         "vae_edu.data.mnist", "vae_edu.data.toy", "vae_edu.data.shapes", "vae_edu.data.topics")),
     ("What z means, labels, and GANs", "Measuring a latent space, conditioning on labels, and GANs.", (
         "vae_edu.metrics.latent", "vae_edu.metrics.aggregate", "vae_edu.metrics.disentanglement",

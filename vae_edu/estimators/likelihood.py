@@ -31,7 +31,7 @@ __all__ = ["iwae_bound", "log_likelihood", "eval_mode"]
 def eval_mode(model: object) -> Iterator[None]:
     """Run a block with ``model`` in evaluation mode (dropout off), then restore its mode.
 
-    Evaluations (:func:`log_likelihood`, :func:`vae_edu.training.loop.mean_negative_elbo`) use it, so a
+    Evaluations (:func:`log_likelihood`, :func:`vae_edu.training.objectives.mean_negative_elbo`) use it, so a
     model left in training mode is still scored as the deterministic model it is.
 
     Book: *Training a VAE on digits*.

@@ -76,7 +76,7 @@ def log_marginal_grid(
     fine in one or two latent dimensions, impossible in twenty.
 
     Args:
-        log_p_x_given_z: the decoder's $\log p(x|z)$ (see :data:`LogLikelihood`).
+        log_p_x_given_z: the decoder's $\log p(x|z)$ (see :data:`~vae_edu.exact.marginal.LogLikelihood`).
         x: data, shape ``(..., x_dim)``.
         z_dim: latent dimension $d \ge 1$.
         num_points: grid points per axis, $G \ge 2$; at most :data:`MAX_GRID_NODES` nodes in all.
@@ -115,7 +115,7 @@ def log_posterior_grid(
 
     Args:
         log_p_x_given_z: the decoder's $\log p(x|z)$ for $z$ of shape ``(G, ..., 1)``
-            (see :data:`LogLikelihood`).
+            (see :data:`~vae_edu.exact.marginal.LogLikelihood`).
         x: data, shape ``(..., x_dim)``.
         num_points: grid points $G \ge 3$.
         limit: half-width $L > 0$ of the grid.

@@ -13,11 +13,11 @@ with diagonal $\Sigma_1 = \operatorname{diag} e^{\ell_1}$ and $\Sigma_x = \opera
   plus the likelihood's $H^\top\Sigma_x^{-1}H$, $H = [B, 0]$;
 * for a top-down Gaussian $q(z_2|x) = \mathcal N(m_2, S_2)$, $q(z_1|z_2, x) = \mathcal N(C z_2 + c, S_1)$
   (diagonal $S_1, S_2$), the three terms of the hierarchical ELBO in closed form
-  (:meth:`LinearGaussianChain.elbo_terms`) and $\mathrm{KL}\big(q\,\|\,p(z|x)\big)$, so that
+  (:meth:`~vae_edu.exact.chain_elbo.TopDownELBO.elbo_terms`) and $\mathrm{KL}\big(q\,\|\,p(z|x)\big)$, so that
   $\log p(x) = \mathrm{ELBO} + \mathrm{KL}\big(q\,\|\,p(z|x)\big)$ can be checked term by term.
 
 The Ladder VAE's posterior (:func:`~vae_edu.models.hierarchical.precision_weighted`) has this form
-when its top-down network is this chain's (:meth:`LinearGaussianChain.ladder_conditional`), and it
+when its top-down network is this chain's (:meth:`~vae_edu.exact.chain_elbo.TopDownELBO.ladder_conditional`), and it
 is *exact* when the bottom-up message is $p(x|z_1)$ read as a Gaussian in $z_1$
 (:meth:`LinearGaussianChain.bottom_up_message`) and the covariances it needs are diagonal.
 
@@ -216,7 +216,7 @@ class LinearGaussianChain(TopDownELBO):
         ``VAE(LadderEncoder(net, prior), FirstLayerDecoder(LinearGaussianDecoder), prior)`` where
         the prior's top-down network is the linear map $z_2 \mapsto [Az_2 + a,\ \ell_1]$. With a
         linear ``net`` (an ``nn.Linear(x_dim, 2 * z_dim)``) its posterior is of the form of
-        :meth:`elbo_terms`, so the VAE's Monte Carlo ELBO can be checked against it. ``combine``
+        :meth:`~vae_edu.exact.chain_elbo.TopDownELBO.elbo_terms`, so the VAE's Monte Carlo ELBO can be checked against it. ``combine``
         as in :class:`~vae_edu.models.ladder.LadderEncoder`.
 
         Returns:

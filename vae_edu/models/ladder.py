@@ -73,7 +73,7 @@ class LadderPosterior:
         mu_hat_1: the mean of the bottom-up message for $z_1$, shape ``(B, z1_dim)``.
         log_var_hat_1: the log-variance of that message, shape ``(B, z1_dim)``.
         prior: the :class:`HierarchicalPrior` whose top-down network is shared.
-        combine: a key of :data:`COMBINE`, ``"precision"`` or ``"residual"``.
+        combine: a key of :data:`~vae_edu.models.hierarchical.COMBINE`, ``"precision"`` or ``"residual"``.
 
     Book: *A hierarchical VAE*.
     """

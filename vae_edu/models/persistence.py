@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -24,9 +24,6 @@ __all__ = ["save_model", "load_model", "MODEL_FORMAT"]
 
 #: The format tag of a file written by :func:`save_model`.
 MODEL_FORMAT = "vae_edu.model/1"
-
-M = TypeVar("M", bound="VAE")
-
 
 def save_model(model: VAE, path: str | os.PathLike[str]) -> None:
     """Save ``model`` with its configuration, atomically, so that :func:`load_model` rebuilds it.
@@ -42,7 +39,7 @@ def save_model(model: VAE, path: str | os.PathLike[str]) -> None:
     atomic_save(state, Path(path))
 
 
-def load_model(cls: type[M], path: str | os.PathLike[str]) -> M:
+def load_model(cls: type[VAE], path: str | os.PathLike[str]) -> VAE:
     """The ``cls`` model saved at ``path`` by :func:`save_model`, in evaluation mode, in its dtype."""
     state = torch.load(Path(path), weights_only=True)
     if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-__all__ = ["ELBOTerms"]
+__all__ = ["ELBOTerms", "closed_form_kl"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-r"""The state of a training run: its :class:`History`, the :class:`EarlyStopping` rule, and checkpoints.
+r"""The state of a training run: its :class:`History`, the ``EarlyStopping`` rule, and checkpoints.
 
 :func:`~vae_edu.training.loop.fit` writes a checkpoint (model, optimiser, generators, history,
 early-stopping state and its own settings) when given ``checkpoint=path``, and continues from one
