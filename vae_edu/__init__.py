@@ -84,7 +84,7 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         places = MOVED_MODULES[module.__name__.partition(".")[2]]
         targets = [importlib.import_module(place) for place in places]
         warnings.warn(f"{module.__name__} has moved: import from {' or '.join(places)}",
-                      DeprecationWarning, stacklevel=_caller_level())
+                      DeprecationWarning, stacklevel=2)  # the import machinery's frames are skipped
 
         def forward(attr: str) -> object:
             for target in targets:
@@ -94,15 +94,6 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
         module.__getattr__ = forward  # type: ignore[method-assign]
         module.__all__ = [name for target in targets for name in target.__all__]
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` of the first frame outside the import machinery (the user's import)."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and ("importlib" in frame.f_code.co_filename
-                                 or frame.f_code.co_filename == __file__):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):
