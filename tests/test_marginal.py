@@ -1,6 +1,6 @@
-"""Tests of :mod:`vae_edu.exact.marginal`: grid quadrature, importance weights, and the exact moments
-of importance weights, against independent computations (the exact marginal, ``torch.distributions``,
-one- and two-dimensional quadrature, Monte Carlo with exact standard errors)."""
+"""Tests of :mod:`vae_edu.exact.marginal`: importance weights and their exact moments, against
+independent computations (the exact marginal, ``torch.distributions``, one- and two-dimensional
+quadrature, Monte Carlo with exact standard errors), and its table of bad inputs."""
 
 from __future__ import annotations
 
@@ -8,19 +8,13 @@ import math
 
 import pytest
 import torch
-from bad_inputs import BAD
-from torch.distributions import MultivariateNormal, Normal, kl_divergence
+from bad_inputs import BAD, assert_rejected, reject
+from torch.distributions import MultivariateNormal, Normal
 
 from vae_edu.estimators import importance_log_mean
 from vae_edu.exact import LinearGaussian
 from vae_edu.exact import (
-    MAX_GRID_NODES,
-    fit_normal_grid,
-    kl_grid_normal,
-    kl_normal_grid,
     log_importance_weights_gaussian,
-    log_marginal_grid,
-    log_posterior_grid,
     log_relative_variance,
     log_weight_moment,
     log_weight_moment_prior,
@@ -64,58 +58,6 @@ def _assert_moment_by_sampling(log_w, log_p_x, log_m2, log_m4, n_se: float = 4.0
     se = torch.sqrt((m4 - m2**2) / num)
     assert bool((n_se * se <= rel * m2).all()), (se, m2)
     assert bool(((estimate - m2).abs() <= n_se * se).all()), ((estimate - m2) / se)
-
-
-# ------------------------------------------------------------------------------ quadrature
-@pytest.mark.parametrize("z_dim", [1, 2])
-def test_grid_quadrature_is_exact_for_the_linear_model(z_dim, batch_shape, dtype, gen) -> None:
-    model = _model(dtype, z_dim=z_dim, sigma2=1.0)
-    x = _x(model, batch_shape, gen)
-    got = log_marginal_grid(model.log_p_x_given_z, x, z_dim, num_points=301 if z_dim == 1 else 151)
-    assert got.shape == batch_shape and got.dtype == dtype
-    torch.testing.assert_close(got, model.log_marginal(x), **_close(dtype))
-
-
-def test_grid_quadrature_of_a_nonlinear_decoder_matches_scipy() -> None:
-    """$x|z \\sim \\mathcal N(\\tanh(3z), 0.1)$ in one dimension, against adaptive quadrature."""
-    from scipy.integrate import quad
-
-    def log_lik(x, z):
-        return Normal(torch.tanh(3 * z), math.sqrt(0.1)).log_prob(x).sum(-1)
-
-    x = torch.tensor([[0.3], [-0.95]], dtype=F64)
-    got = log_marginal_grid(log_lik, x, 1, num_points=2001)
-    for i, xi in enumerate(x[:, 0].tolist()):
-        integrand = lambda z: math.exp(-0.5 * z * z - 0.5 * (xi - math.tanh(3 * z)) ** 2 / 0.1) / (2 * math.pi * math.sqrt(0.1))
-        ref, _ = quad(integrand, -8, 8, epsabs=0, epsrel=1e-12, limit=200)
-        assert got[i].item() == pytest.approx(math.log(ref), abs=1e-9)
-
-
-def test_grid_quadrature_refuses_exponential_grids() -> None:
-    model = _model(z_dim=Z_DIM)
-    x = model.b
-    with pytest.raises(ValueError, match=r"num_points.*z_dim"):
-        log_marginal_grid(model.log_p_x_given_z, x, Z_DIM, num_points=math.isqrt(MAX_GRID_NODES) + 1)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "error", "name"),
-    [
-        ({"log_p_x_given_z": None}, TypeError, "log_p_x_given_z"),
-        ({"log_p_x_given_z": lambda x, z: torch.zeros(3)}, ValueError, "log_p_x_given_z"),
-        ({"x": [0.0] * X_DIM}, TypeError, "x"),
-        ({"z_dim": 0}, ValueError, "z_dim"),
-        ({"z_dim": 1.0}, TypeError, "z_dim"),
-        ({"num_points": 1}, ValueError, "num_points"),
-        ({"limit": 0.0}, ValueError, "limit"),
-        ({"limit": float("inf")}, ValueError, "limit"),
-    ],
-)
-def test_grid_quadrature_bad_inputs(kwargs, error, name) -> None:
-    model = _model()
-    args = {"log_p_x_given_z": model.log_p_x_given_z, "x": model.b, "z_dim": Z_DIM} | kwargs
-    with pytest.raises(error, match=rf"\b{name}\b"):
-        log_marginal_grid(**args)
 
 
 # ---------------------------------------------------------------------- importance weights
@@ -162,32 +104,6 @@ def test_importance_sampling_is_unbiased(gen) -> None:
     log_p_hat, se = importance_log_mean(log_w)
     assert bool((se < 0.02).all())
     assert bool(((log_p_hat - model.log_marginal(x)).abs() <= 4 * se).all())
-
-
-@pytest.mark.parametrize(("arg", "kind", "make", "error"), [(a, *case) for a in ("x", "mu_q") for case in BAD])
-def test_importance_weights_bad_inputs(arg, kind, make, error) -> None:
-    model = _model(F32, x_dim=3, z_dim=3)  # event dimension 3 for both x and mu_q, as bad_inputs expects
-    args = {"x": torch.zeros(2, 3), "mu_q": torch.zeros(2, 3), "cov_q": torch.eye(3)}
-    args[arg] = make()
-    with pytest.raises(error, match=rf"\b{arg}\b"):
-        log_importance_weights_gaussian(model.log_p_x_given_z, num_samples=4, **args)
-
-
-@pytest.mark.parametrize(
-    ("cov_q", "num_samples", "name"),
-    [
-        (torch.eye(3)[:2], 4, "cov_q"),  # not square
-        (torch.diag(torch.tensor([1.0, -1.0, 1.0])), 4, "cov_q"),  # not positive definite
-        (torch.tensor([[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), 4, "cov_q"),  # not symmetric
-        (torch.eye(3, dtype=F64), 4, "cov_q"),  # dtype
-        (torch.eye(3), 0, "num_samples"),
-        (torch.eye(3), 2.0, "num_samples"),
-    ],
-)
-def test_importance_weights_bad_proposal(cov_q, num_samples, name) -> None:
-    model = _model(F32, x_dim=3, z_dim=3)
-    with pytest.raises((ValueError, TypeError), match=rf"\b{name}\b"):
-        log_importance_weights_gaussian(model.log_p_x_given_z, torch.zeros(2, 3), torch.zeros(2, 3), cov_q, num_samples=num_samples)
 
 
 # ----------------------------------------------------------------- exact moments of the weights
@@ -275,36 +191,6 @@ def test_moment_is_infinite_only_where_the_proposal_is_too_narrow(gen) -> None:
     assert got.shape == (3,) and bool(torch.isposinf(got[0])) and bool(torch.isfinite(got[1:]).all())
 
 
-@pytest.mark.parametrize(("arg", "kind", "make", "error"), [(a, *case) for a in ("x", "mu_q") for case in BAD])
-def test_moments_bad_inputs(arg, kind, make, error) -> None:
-    model = _model(F32, x_dim=3, z_dim=3)
-    args = {"x": torch.zeros(2, 3), "mu_q": torch.zeros(2, 3), "cov_q": torch.eye(3)}
-    args[arg] = make()
-    with pytest.raises(error, match=rf"\b{arg}\b"):
-        log_weight_moment(model, **args)
-    if arg == "x" and kind != "batch":  # log_weight_moment_prior has no q to mismatch
-        with pytest.raises(error, match=r"\bx\b"):
-            log_weight_moment_prior(model, args["x"])
-
-
-@pytest.mark.parametrize(
-    "order, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError), (2.0, TypeError), (True, TypeError), (None, TypeError)]
-)
-def test_moments_bad_order(order, error) -> None:
-    model = _model()
-    with pytest.raises(error, match="order"):
-        log_weight_moment_prior(model, model.b, order)
-    with pytest.raises(error, match="order"):
-        log_weight_moment(model, model.b, torch.zeros(Z_DIM, dtype=F64), torch.eye(Z_DIM, dtype=F64), order)
-
-
-def test_moments_need_a_linear_gaussian_model() -> None:
-    with pytest.raises(TypeError, match="model"):
-        log_weight_moment_prior("not a model", torch.zeros(3))  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="model"):
-        log_weight_moment(None, torch.zeros(3), torch.zeros(2), torch.eye(2))  # type: ignore[arg-type]
-
-
 # --------------------------------------------------------------- relative variance and sample size
 def test_log_relative_variance_values(dtype) -> None:
     log_p_x = torch.tensor([0.0, 0.0, -3.0, -3.0, -200.0], dtype=dtype)
@@ -332,23 +218,6 @@ def test_log_relative_variance_matches_the_sample_variance(gen) -> None:
     assert (se**2 * 400_000).item() == pytest.approx(log_rho.exp().item(), rel=0.05)
 
 
-@pytest.mark.parametrize(
-    ("log_m2", "log_p_x", "error", "name"),
-    [
-        (torch.tensor([-7.0]), torch.tensor([-3.0]), ValueError, "log_second_moment"),  # E[w^2] < E[w]^2
-        (torch.tensor([float("nan")]), torch.tensor([-3.0]), ValueError, "log_second_moment"),
-        (torch.tensor([-math.inf]), torch.tensor([-3.0]), ValueError, "log_second_moment"),
-        ([0.0], torch.tensor([-3.0]), TypeError, "log_second_moment"),
-        (torch.tensor([1.0]), torch.tensor([math.inf]), ValueError, "log_p_x"),
-        (torch.tensor([1.0]), torch.tensor([-3.0], dtype=F64), TypeError, "log_p_x"),
-        (torch.tensor([1.0, 2.0]), torch.tensor([-3.0, -3.0, -3.0]), ValueError, "log_p_x"),
-    ],
-)
-def test_log_relative_variance_bad_inputs(log_m2, log_p_x, error, name) -> None:
-    with pytest.raises(error, match=rf"\b{name}\b"):
-        log_relative_variance(log_m2, log_p_x)
-
-
 def test_num_samples_for_relative_error(dtype) -> None:
     log_rho = torch.log(torch.tensor([2.0, 0.01], dtype=dtype))
     got = num_samples_for_relative_error(log_rho, 0.1)
@@ -360,161 +229,6 @@ def test_num_samples_for_relative_error(dtype) -> None:
     rho = torch.tensor([37.3, 5e4], dtype=F64)
     k = num_samples_for_relative_error(rho.log(), 0.05)
     torch.testing.assert_close(torch.sqrt(rho / k), torch.full((2,), 0.05, dtype=F64), rtol=1e-12, atol=0)
-
-
-@pytest.mark.parametrize(
-    "rel_error, error",
-    [(0.0, ValueError), (-0.1, ValueError), (float("inf"), ValueError), (float("nan"), ValueError), ("0.1", TypeError), (True, TypeError)],
-)
-def test_num_samples_bad_rel_error(rel_error, error) -> None:
-    with pytest.raises(error, match="rel_error"):
-        num_samples_for_relative_error(torch.tensor([1.0]), rel_error)
-
-
-def test_num_samples_bad_log_relative_variance() -> None:
-    with pytest.raises(ValueError, match="log_relative_variance"):
-        num_samples_for_relative_error(torch.tensor([float("nan")]), 0.1)
-    with pytest.raises(TypeError, match="log_relative_variance"):
-        num_samples_for_relative_error([1.0], 0.1)  # type: ignore[arg-type]
-
-
-# ------------------------------------------------ the posterior of a 1-D latent, and its best Gaussians
-def _log_normal_1d(z: torch.Tensor, mu: float, var: float) -> torch.Tensor:
-    return Normal(torch.tensor(mu, dtype=z.dtype), torch.tensor(var, dtype=z.dtype).sqrt()).log_prob(z)
-
-
-def _mixture_1d(z: torch.Tensor) -> torch.Tensor:
-    """$0.7\\,\\mathcal N(-2, 0.09) + 0.3\\,\\mathcal N(1.5, 0.25)$: two well-separated modes."""
-    return torch.logaddexp(math.log(0.7) + _log_normal_1d(z, -2.0, 0.09), math.log(0.3) + _log_normal_1d(z, 1.5, 0.25))
-
-
-@pytest.mark.parametrize("batch_shape", [(), (4,), (2, 3)])
-def test_posterior_grid_is_the_exact_posterior_of_the_linear_model(batch_shape, gen) -> None:
-    model = _model(z_dim=1)
-    x = _x(model, batch_shape, gen)
-    z, log_post = log_posterior_grid(model.log_p_x_given_z, x, num_points=2001)
-    assert z.shape == (2001,) and log_post.shape == (2001, *batch_shape)
-    mu, cov = model.posterior(x)  # (..., 1), (..., 1, 1)
-    exact = Normal(mu[..., 0], cov[..., 0, 0].sqrt()).log_prob(z.reshape(-1, *[1] * len(batch_shape)))
-    torch.testing.assert_close(log_post, exact, rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(log_post.exp().sum(0) * (z[1] - z[0]), torch.ones(batch_shape, dtype=F64))
-
-
-def test_posterior_grid_of_a_nonlinear_decoder_is_bayes_rule() -> None:
-    x = torch.tensor([0.3], dtype=F64)
-
-    def log_lik(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return Normal(torch.sin(3 * z[..., 0]), 0.2).log_prob(x[..., 0])
-
-    z, log_post = log_posterior_grid(log_lik, x, num_points=3001)
-    log_joint = log_lik(x, z[:, None]) + Normal(0.0, 1.0).log_prob(z).to(F64)
-    log_p_x = log_marginal_grid(log_lik, x, 1, num_points=3001)
-    torch.testing.assert_close(log_post, log_joint - log_p_x, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize(("mu_q", "var_q"), [(0.0, 1.0), (0.7, 0.3), (-1.5, 2.0)])
-def test_grid_kls_match_the_closed_form_for_a_gaussian_p(mu_q, var_q) -> None:
-    z = torch.linspace(-12, 12, 4001, dtype=F64)
-    mu_p, var_p = 0.4, 0.5
-    log_p = _log_normal_1d(z, mu_p, var_p)
-    q = Normal(torch.tensor(mu_q, dtype=F64), torch.tensor(var_q, dtype=F64).sqrt())
-    p = Normal(torch.tensor(mu_p, dtype=F64), torch.tensor(var_p, dtype=F64).sqrt())
-    m, lv = torch.tensor(mu_q, dtype=F64), torch.tensor(math.log(var_q), dtype=F64)
-    assert abs(float(kl_normal_grid(m, lv, z, log_p)) - float(kl_divergence(q, p))) < 1e-10
-    assert abs(float(kl_grid_normal(z, log_p, m, lv)) - float(kl_divergence(p, q))) < 1e-10
-
-
-def test_grid_kls_broadcast_over_a_batch_of_gaussians() -> None:
-    z = torch.linspace(-10, 10, 2001, dtype=F64)
-    log_p = _mixture_1d(z)
-    mu_q = torch.tensor([[-2.0], [0.0], [1.5]], dtype=F64)  # (3, 1)
-    log_var_q = torch.tensor([-1.0, 0.0], dtype=F64)  # (2,)
-    for kl in (kl_normal_grid(mu_q, log_var_q, z, log_p), kl_grid_normal(z, log_p, mu_q, log_var_q)):
-        assert kl.shape == (3, 2) and (kl > 0).all()
-    single = kl_normal_grid(mu_q[1, 0], log_var_q[1], z, log_p)
-    assert float(single) == pytest.approx(float(kl_normal_grid(mu_q, log_var_q, z, log_p)[1, 1]), rel=1e-12)
-
-
-@pytest.mark.parametrize("reverse", [True, False])
-def test_fit_to_a_gaussian_p_recovers_it(reverse) -> None:
-    z = torch.linspace(-10, 10, 2001, dtype=F64)
-    mu, log_var = fit_normal_grid(z, _log_normal_1d(z, 0.7, 0.3), reverse=reverse)
-    assert mu.shape == () and log_var.shape == ()
-    assert abs(float(mu) - 0.7) < 1e-6 and abs(float(log_var.exp()) - 0.3) < 1e-6
-
-
-def test_forward_fit_matches_the_moments_and_reverse_fit_seeks_the_heavier_mode() -> None:
-    z = torch.linspace(-10, 10, 4001, dtype=F64)
-    log_p = _mixture_1d(z)
-    mean = 0.7 * -2.0 + 0.3 * 1.5
-    var = 0.7 * (0.09 + 4.0) + 0.3 * (0.25 + 2.25) - mean**2
-    mu_f, log_var_f = fit_normal_grid(z, log_p, reverse=False)
-    assert abs(float(mu_f) - mean) < 1e-6 and abs(float(log_var_f.exp()) / var - 1) < 1e-6
-    mu_r, log_var_r = fit_normal_grid(z, log_p, reverse=True)
-    # on the heavier component: its mean and (nearly) its variance; KL(q||p) ~ -log 0.7
-    assert abs(float(mu_r) + 2.0) < 1e-3 and abs(float(log_var_r.exp()) / 0.09 - 1) < 1e-2
-    assert float(kl_normal_grid(mu_r, log_var_r, z, log_p)) == pytest.approx(-math.log(0.7), abs=1e-3)
-    # each fit is the better one under its own divergence
-    assert kl_normal_grid(mu_r, log_var_r, z, log_p) < kl_normal_grid(mu_f, log_var_f, z, log_p)
-    assert kl_grid_normal(z, log_p, mu_f, log_var_f) < kl_grid_normal(z, log_p, mu_r, log_var_r)
-    # and no nearby Gaussian does better (a local check of the minimum)
-    for d_mu, d_lv in [(1e-2, 0.0), (-1e-2, 0.0), (0.0, 1e-2), (0.0, -1e-2)]:
-        assert kl_normal_grid(mu_r + d_mu, log_var_r + d_lv, z, log_p) > kl_normal_grid(mu_r, log_var_r, z, log_p)
-
-
-def test_fit_keeps_float32() -> None:
-    z = torch.linspace(-8, 8, 1601)
-    mu, log_var = fit_normal_grid(z, _log_normal_1d(z, -0.5, 0.2), reverse=True)
-    assert mu.dtype == torch.float32 and abs(float(mu) + 0.5) < 1e-4
-
-
-@pytest.mark.parametrize(
-    ("z", "log_p", "error", "name"),
-    [
-        (torch.linspace(-1, 1, 2, dtype=F64), torch.zeros(2, dtype=F64), ValueError, "z"),
-        (torch.zeros(3, 3, dtype=F64), torch.zeros(3, 3, dtype=F64), ValueError, "z"),
-        (torch.tensor([0.0, 1.0, 3.0], dtype=F64), torch.zeros(3, dtype=F64), ValueError, "z"),
-        (torch.linspace(-1, 1, 5, dtype=F64), torch.zeros(4, dtype=F64), ValueError, "log_p"),
-        (torch.linspace(-1, 1, 5, dtype=F64), torch.zeros(5), TypeError, "log_p"),
-        (torch.linspace(-1, 1, 5, dtype=F64), torch.full((5,), float("nan"), dtype=F64), ValueError, "log_p"),
-        ([0.0, 1.0, 2.0], torch.zeros(3, dtype=F64), TypeError, "z"),
-    ],
-)
-def test_grid_density_bad_inputs(z, log_p, error, name) -> None:
-    m, lv = torch.tensor(0.0, dtype=F64), torch.tensor(0.0, dtype=F64)
-    for call in (
-        lambda: kl_normal_grid(m, lv, z, log_p),
-        lambda: kl_grid_normal(z, log_p, m, lv),
-        lambda: fit_normal_grid(z, log_p, reverse=True),
-    ):
-        with pytest.raises(error, match=rf"\b{name}\b"):
-            call()
-
-
-def test_grid_kl_bad_gaussian_and_flag() -> None:
-    z = torch.linspace(-5, 5, 101, dtype=F64)
-    log_p = _log_normal_1d(z, 0.0, 1.0)
-    with pytest.raises(TypeError, match=r"\bmu_q\b"):
-        kl_normal_grid(torch.tensor(0.0), torch.tensor(0.0, dtype=F64), z, log_p)
-    with pytest.raises(ValueError, match=r"\blog_var_q\b"):
-        kl_grid_normal(z, log_p, torch.tensor(0.0, dtype=F64), torch.tensor(float("inf"), dtype=F64))
-    with pytest.raises(ValueError, match="batch shapes"):
-        kl_normal_grid(torch.zeros(2, dtype=F64), torch.zeros(3, dtype=F64), z, log_p)
-    with pytest.raises(TypeError, match=r"\breverse\b"):
-        fit_normal_grid(z, log_p, reverse=1)
-
-
-def test_posterior_grid_bad_inputs() -> None:
-    model = _model(z_dim=1)
-    x = torch.zeros(X_DIM, dtype=F64)
-    with pytest.raises(ValueError, match=r"\bnum_points\b"):
-        log_posterior_grid(model.log_p_x_given_z, x, num_points=2)
-    with pytest.raises(ValueError, match=r"\blimit\b"):
-        log_posterior_grid(model.log_p_x_given_z, x, limit=-1.0)
-    with pytest.raises(TypeError, match="log_p_x_given_z"):
-        log_posterior_grid("not a function", x)
-    with pytest.raises(ValueError, match=r"\bx\b"):
-        log_posterior_grid(model.log_p_x_given_z, torch.tensor(float("nan"), dtype=F64).expand(X_DIM))
 
 
 def test_log_importance_weights_is_the_deprecated_name_of_the_gaussian_one() -> None:
@@ -529,3 +243,73 @@ def test_log_importance_weights_is_the_deprecated_name_of_the_gaussian_one() -> 
     new = log_importance_weights_gaussian(model.log_p_x_given_z, x, mu, cov, num_samples=3,
                                           generator=torch.Generator().manual_seed(2))
     assert torch.equal(old, new)
+
+
+# ------------------------------------------------------------------------------ bad inputs
+M3 = _model(F32, x_dim=3, z_dim=3)  # event dimension 3 for both x and mu_q, as bad_inputs.BAD expects
+GOOD_Q = {"x": torch.zeros(2, 3), "mu_q": torch.zeros(2, 3), "cov_q": torch.eye(3)}
+M = _model()
+
+
+def _weights(**bad):
+    args = GOOD_Q | bad
+    num_samples = args.pop("num_samples", 4)
+    return log_importance_weights_gaussian(M3.log_p_x_given_z, num_samples=num_samples, **args)
+
+
+BAD_INPUTS = [
+    # log_importance_weights_gaussian: the data, the proposal's mean and covariance, K
+    *[reject(f"weights-{arg}-{kind}", lambda arg=arg, make=make: _weights(**{arg: make()}), error, arg)
+      for arg in ("x", "mu_q") for kind, make, error in BAD],
+    reject("weights-cov_q-not-square", lambda: _weights(cov_q=torch.eye(3)[:2]), ValueError, "cov_q"),
+    reject("weights-cov_q-not-pd", lambda: _weights(cov_q=torch.diag(torch.tensor([1.0, -1.0, 1.0]))), ValueError,
+           "cov_q"),
+    reject("weights-cov_q-not-symmetric",
+           lambda: _weights(cov_q=torch.tensor([[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])), ValueError,
+           "cov_q"),
+    reject("weights-cov_q-dtype", lambda: _weights(cov_q=torch.eye(3, dtype=F64)), TypeError, "cov_q"),
+    reject("weights-num_samples-0", lambda: _weights(num_samples=0), ValueError, "num_samples"),
+    reject("weights-num_samples-float", lambda: _weights(num_samples=2.0), TypeError, "num_samples"),
+    # log_weight_moment (and log_weight_moment_prior, which has no q to mismatch)
+    *[reject(f"moment-{arg}-{kind}", lambda arg=arg, make=make: log_weight_moment(M3, **(GOOD_Q | {arg: make()})),
+             error, arg)
+      for arg in ("x", "mu_q") for kind, make, error in BAD],
+    *[reject(f"moment_prior-x-{kind}", lambda make=make: log_weight_moment_prior(M3, make()), error, "x")
+      for kind, make, error in BAD if kind != "batch"],
+    *[reject(f"{name}-order-{order!r}", call, error, "order")
+      for order, error in [(0, ValueError), (-1, ValueError), (1.5, TypeError), (2.0, TypeError), (True, TypeError),
+                           (None, TypeError)]
+      for name, call in [
+          ("moment_prior", lambda order=order: log_weight_moment_prior(M, M.b, order)),
+          ("moment", lambda order=order: log_weight_moment(M, M.b, torch.zeros(Z_DIM, dtype=F64),
+                                                           torch.eye(Z_DIM, dtype=F64), order)),
+      ]],
+    reject("moment_prior-model", lambda: log_weight_moment_prior("not a model", torch.zeros(3)), TypeError, "model"),
+    reject("moment-model", lambda: log_weight_moment(None, torch.zeros(3), torch.zeros(2), torch.eye(2)), TypeError,
+           "model"),
+    # log_relative_variance
+    *[reject(f"relative_variance-{i}", lambda m2=m2, p=p: log_relative_variance(m2, p), error, name)
+      for i, (m2, p, error, name) in enumerate([
+          (torch.tensor([-7.0]), torch.tensor([-3.0]), ValueError, "log_second_moment"),  # E[w^2] < E[w]^2
+          (torch.tensor([float("nan")]), torch.tensor([-3.0]), ValueError, "log_second_moment"),
+          (torch.tensor([-math.inf]), torch.tensor([-3.0]), ValueError, "log_second_moment"),
+          ([0.0], torch.tensor([-3.0]), TypeError, "log_second_moment"),
+          (torch.tensor([1.0]), torch.tensor([math.inf]), ValueError, "log_p_x"),
+          (torch.tensor([1.0]), torch.tensor([-3.0], dtype=F64), TypeError, "log_p_x"),
+          (torch.tensor([1.0, 2.0]), torch.tensor([-3.0, -3.0, -3.0]), ValueError, "log_p_x"),
+      ])],
+    # num_samples_for_relative_error
+    *[reject(f"num_samples-rel_error-{rel_error!r}",
+             lambda rel_error=rel_error: num_samples_for_relative_error(torch.tensor([1.0]), rel_error), error,
+             "rel_error")
+      for rel_error, error in [(0.0, ValueError), (-0.1, ValueError), (float("inf"), ValueError),
+                               (float("nan"), ValueError), ("0.1", TypeError), (True, TypeError)]],
+    reject("num_samples-nan", lambda: num_samples_for_relative_error(torch.tensor([float("nan")]), 0.1), ValueError,
+           "log_relative_variance"),
+    reject("num_samples-list", lambda: num_samples_for_relative_error([1.0], 0.1), TypeError, "log_relative_variance"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), BAD_INPUTS)
+def test_bad_input_is_refused_by_name(call, error, pattern) -> None:
+    assert_rejected(call, error, pattern)
