@@ -12,8 +12,8 @@ from bad_inputs import BAD, assert_rejected, reject
 from torch.distributions import MultivariateNormal, Normal
 
 from vae_edu.estimators import importance_log_mean
-from vae_edu.exact import LinearGaussian
 from vae_edu.exact import (
+    LinearGaussian,
     log_importance_weights_gaussian,
     log_relative_variance,
     log_weight_moment,

@@ -1,13 +1,49 @@
-"""The one-sided checks and the combined standard error of vae_edu.estimators.significance."""
+"""Tests of :mod:`vae_edu.estimators.significance`: z-scores, the within-k-standard-errors check, the
+one-sided checks and the combined standard error; and its table of bad inputs."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
+from bad_inputs import assert_rejected, reject
 
-from vae_edu.estimators import assert_above, assert_below, assert_within_se, combined_se, mc_mean
+from vae_edu.estimators import assert_above, assert_below, assert_within_se, combined_se, mc_mean, z_score
+
+
+def test_z_score_is_the_error_in_standard_errors() -> None:
+    z = z_score(torch.tensor([2.0, 0.0, 1.0]), 1.0, torch.tensor([0.5, 0.25, 0.0]))
+    assert z.dtype == torch.float64 and z[:2].tolist() == [2.0, -4.0] and math.isnan(z[2])
+    assert float(z_score(np.float64(3.0), torch.tensor(2.0), 0.5)) == 2.0
+
+
+@pytest.mark.parametrize("shape", [(), (4,), (2, 3)])
+def test_within_standard_errors_is_the_strict_k_se_check(shape) -> None:
+    exact = torch.zeros(shape, dtype=torch.float64)
+    stderr = torch.full(shape, 0.1, dtype=torch.float64)
+    assert_within_se(exact + 0.39, exact, stderr, 4)
+    assert_within_se(exact - 0.39, exact, stderr, 4)
+    for off in (0.41, -0.41):
+        estimate = exact.clone()
+        estimate.view(-1)[-1] = off  # one element off, the last
+        with pytest.raises(AssertionError, match=r"[+-]4\.10 standard errors") as info:
+            assert_within_se(estimate, exact, stderr, 4, what="the KL")
+        assert str(info.value).startswith("the KL") and "fewer than 4" in str(info.value)
+        if shape:
+            assert str(tuple(i - 1 for i in shape)) in str(info.value)  # where: the last element
+    with pytest.raises(AssertionError):  # a zero standard error: only an exact match would do, and < fails
+        assert_within_se(1.0, 1.0, 0.0, 4)
+
+
+def test_within_standard_errors_on_a_monte_carlo_mean() -> None:
+    # E[z^2] = 1 under N(0, 1): the estimate lands within 4 se; a wrong target 1.5 does not
+    gen = torch.Generator().manual_seed(0)
+    estimate, stderr = mc_mean(torch.randn(10_000, 3, generator=gen, dtype=torch.float64) ** 2)
+    assert_within_se(estimate, 1.0, stderr, 4)
+    with pytest.raises(AssertionError):
+        assert_within_se(estimate, 1.5, stderr, 4)
 
 
 @pytest.mark.parametrize("shape", [(), (4,), (2, 3)])
@@ -66,9 +102,19 @@ def test_within_se_allows_an_absolute_tolerance() -> None:
         assert_within_se(0.71, 0.0, 0.1, 4, atol=0.3)
 
 
-@pytest.mark.parametrize(
-    ("call", "error", "name"),
-    [
+BAD_INPUTS = [
+    *[reject(f"within-{name}-{i}", lambda kwargs=kwargs: assert_within_se(
+        **({"estimate": 1.0, "exact": 1.0, "stderr": 0.1, "n_se": 4} | kwargs)), error, name)
+      for i, (kwargs, error, name) in enumerate([
+          ({"estimate": "1"}, TypeError, "estimate"),
+          ({"exact": object()}, TypeError, "exact"),
+          ({"stderr": -0.1}, ValueError, "stderr"),
+          ({"stderr": float("nan")}, ValueError, "stderr"),
+          ({"n_se": 0}, ValueError, "n_se"),
+          ({"n_se": True}, ValueError, "n_se"),
+          ({"n_se": math.inf}, ValueError, "n_se"),
+      ])],
+    *[reject(f"{i}-{name}", call, error, name) for i, (call, error, name) in enumerate([
         (lambda: assert_above("1", 0.0, 0.1, 4), TypeError, "estimate"),
         (lambda: assert_below(1.0, object(), 0.1, 4), TypeError, "bound"),
         (lambda: assert_above(1.0, 0.0, -0.1, 4), ValueError, "stderr"),
@@ -79,8 +125,10 @@ def test_within_se_allows_an_absolute_tolerance() -> None:
         (lambda: combined_se(), ValueError, "at least one"),
         (lambda: combined_se(0.1, -0.1), ValueError, "stderr"),
         (lambda: combined_se("0.1"), TypeError, "stderr"),
-    ],
-)
-def test_bad_inputs_name_the_argument(call, error, name) -> None:
-    with pytest.raises(error, match=name):
-        call()
+    ])],
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), BAD_INPUTS)
+def test_bad_input_is_refused_by_name(call, error, pattern) -> None:
+    assert_rejected(call, error, pattern)
