@@ -213,7 +213,7 @@ def chapter_map() -> dict[str, list[str]]:
 PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Foundations", "Setup, checks, densities, KLs, estimators and the exact linear-Gaussian playground.", (
         "vae_edu", "vae_edu.utils", "vae_edu.checks", "vae_edu.distributions", "vae_edu.distributions.gaussian",
-        "vae_edu.distributions.discrete", "vae_edu.kl", "vae_edu.estimators", "vae_edu.estimators.monte_carlo",
+        "vae_edu.distributions.categorical", "vae_edu.kl", "vae_edu.estimators", "vae_edu.estimators.monte_carlo",
         "vae_edu.estimators.significance", "vae_edu.exact", "vae_edu.exact.marginal", "vae_edu.exact.grid",
         "vae_edu.exact.linear_gaussian", "vae_edu.exact.ppca", "vae_edu.gradients", "vae_edu.gradients.score",
         "vae_edu.gradients.pathwise", "vae_edu.exact.linear_vae", "vae_edu.exact.linear_vae_fit")),

@@ -4,7 +4,7 @@ All log-densities sum over the event (last) dimension and return the batch shape
 
 * :mod:`~vae_edu.distributions.gaussian` — Gaussian log-densities, entropies and
   :func:`reparameterize`;
-* :mod:`~vae_edu.distributions.discrete` — Bernoulli, categorical and multinomial log-probabilities;
+* :mod:`~vae_edu.distributions.categorical` — Bernoulli, categorical and multinomial log-probabilities;
 * :mod:`~vae_edu.distributions.dirichlet` — the Dirichlet: log-density, samplers, score and the
   Laplace approximation in the softmax basis.
 
@@ -23,7 +23,7 @@ from .dirichlet import (
     rsample_logistic_normal,
     score_dirichlet,
 )
-from .discrete import log_bernoulli, log_categorical, log_multinomial
+from .categorical import log_bernoulli, log_categorical, log_multinomial
 from .gaussian import (
     LOG_2PI,
     cross_entropy_normal_diag,

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..checks import check_int
-from ..distributions.discrete import log_categorical
+from ..distributions.categorical import log_categorical
 from .checks import check_data, check_z, model_dtype
 from .config import VAEConfig
 from .made import MADE

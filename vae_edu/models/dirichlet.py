@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from ..checks import check_int, check_positive_float, check_tensor
 from ..distributions.dirichlet import dirichlet_to_logistic_normal
-from ..distributions.discrete import log_multinomial
+from ..distributions.categorical import log_multinomial
 from .dirichlet_latent import DirichletPosterior, DirichletPrior
 from .layers import mlp
 from .posteriors import DiagonalGaussian

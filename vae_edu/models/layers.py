@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..distributions.discrete import log_bernoulli, log_categorical
+from ..distributions.categorical import log_bernoulli, log_categorical
 from ..distributions.gaussian import log_normal_diag, reparameterize
 from .checks import check_data, check_z, model_dtype
 from .config import VAEConfig
