@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from bad_inputs import assert_rejected, reject
 
 from vae_edu.distributions import log_normal_diag
 from vae_edu.metrics import (
@@ -50,24 +51,6 @@ def test_knn_agreement_chance_level() -> None:
     assert abs(value - 0.25) < 0.03
 
 
-@pytest.mark.parametrize(
-    ("features", "labels", "k", "error", "name"),
-    [
-        ([[0.0]], torch.tensor([0]), 1, TypeError, "features"),
-        (torch.zeros(4, 2), [0, 1, 0, 1], 1, TypeError, "labels"),
-        (torch.zeros(4, 2), torch.zeros(4), 1, TypeError, "labels"),
-        (torch.zeros(4, 2), torch.zeros(3, dtype=torch.int64), 1, ValueError, "labels"),
-        (torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64), 4, ValueError, "k"),
-        (torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64), 0, ValueError, "k"),
-        (torch.zeros(4), torch.zeros(4, dtype=torch.int64), 1, ValueError, "features"),
-        (torch.full((4, 2), float("nan")), torch.zeros(4, dtype=torch.int64), 1, ValueError, "features"),
-    ],
-)
-def test_knn_agreement_bad_inputs(features: object, labels: object, k: int, error: type, name: str) -> None:
-    with pytest.raises(error, match=name):
-        neighbour_label_agreement(features, labels, k)  # type: ignore[arg-type]
-
-
 def test_distance_rank_correlation_invariances(dtype: torch.dtype) -> None:
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(30, 3, dtype=dtype, generator=gen)
@@ -107,17 +90,6 @@ def test_distance_rank_correlation_with_ties_matches_scipy(dtype: torch.dtype) -
     assert distance_rank_correlation(a[perm], b[perm]).item() == pytest.approx(expected, abs=tol)
 
 
-def test_distance_rank_correlation_bad_inputs() -> None:
-    with pytest.raises(ValueError, match="a and b"):
-        distance_rank_correlation(torch.zeros(4, 2), torch.zeros(5, 2))
-    with pytest.raises(TypeError, match="b has dtype"):
-        distance_rank_correlation(torch.zeros(4, 2), torch.zeros(4, 2, dtype=torch.float64))
-    with pytest.raises(ValueError, match="at least 3"):
-        distance_rank_correlation(torch.zeros(2, 2), torch.zeros(2, 2))
-    with pytest.raises(TypeError, match="a must"):
-        distance_rank_correlation([[0.0]], torch.zeros(1, 2))  # type: ignore[arg-type]
-
-
 def test_lerp_and_slerp_endpoints(dtype: torch.dtype, tol: dict[str, float]) -> None:
     gen = torch.Generator().manual_seed(0)
     z0, z1 = torch.randn(2, 5, dtype=dtype, generator=gen)
@@ -147,21 +119,6 @@ def test_slerp_parallel_falls_back_to_lerp() -> None:
     z0 = torch.tensor([1.0, 2.0])
     t = torch.tensor([0.0, 0.5, 1.0])
     torch.testing.assert_close(slerp(z0, 3 * z0, t), lerp(z0, 3 * z0, t))
-
-
-def test_interpolation_bad_inputs() -> None:
-    z = torch.ones(3)
-    t = torch.linspace(0, 1, 3)
-    with pytest.raises(ValueError, match="z0 and z1"):
-        lerp(z, torch.ones(4), t)
-    with pytest.raises(ValueError, match="t must"):
-        slerp(z, z, torch.zeros(2, 2))
-    with pytest.raises(TypeError, match="t has dtype"):
-        lerp(z, z, t.double())
-    with pytest.raises(ValueError, match="non-zero"):
-        slerp(torch.zeros(3), z, t)
-    with pytest.raises(TypeError, match="z0"):
-        lerp([1.0], z, t)  # type: ignore[arg-type]
 
 
 def test_traverse_matches_decoder_mean() -> None:
@@ -198,13 +155,6 @@ def test_prior_norm_mean_std_against_monte_carlo(z_dim: int) -> None:
     centred = norms - norms.mean()
     se_var = math.sqrt(((centred**4).mean() - centred.var() ** 2).item() / 200_000)
     assert abs(norms.var().item() - std**2) < 4 * se_var
-
-
-def test_prior_norm_mean_std_bad_inputs() -> None:
-    with pytest.raises(ValueError, match="z_dim"):
-        prior_norm_mean_std(0)
-    with pytest.raises(TypeError, match="z_dim"):
-        prior_norm_mean_std(2.0)  # type: ignore[arg-type]
 
 
 def test_prior_quantile_grid() -> None:
@@ -290,17 +240,56 @@ def test_in_hole_matches_the_density_ratio_and_hole_fraction(dtype: torch.dtype)
     assert se.item() == pytest.approx(flags.to(dtype).std().item() / math.sqrt(300))
 
 
-def test_aggregate_posterior_bad_inputs() -> None:
-    z = torch.zeros(3, 2)
-    with pytest.raises(ValueError, match="log_var_q"):
-        aggregate_posterior_log_prob(z, torch.zeros(4, 2), torch.zeros(5, 2))
-    with pytest.raises(ValueError, match="event dimension"):
-        aggregate_posterior_log_prob(torch.zeros(3, 3), torch.zeros(4, 2), torch.zeros(4, 2))
-    with pytest.raises(TypeError, match="dtype"):
-        aggregate_posterior_log_prob(z.double(), torch.zeros(4, 2), torch.zeros(4, 2))
-    with pytest.raises(ValueError, match="ratio"):
-        hole_fraction(z, torch.zeros(4, 2), torch.zeros(4, 2), ratio=0.0)
-    with pytest.raises(TypeError, match="ratio"):
-        in_hole(z, torch.zeros(4, 2), torch.zeros(4, 2), ratio="0.1")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="mu_q"):
-        aggregate_posterior_log_prob(z, torch.full((4, 2), float("inf")), torch.zeros(4, 2))
+# ------------------------------------------------------------------------------ bad inputs
+_Z3, _T3 = torch.ones(3), torch.linspace(0, 1, 3)
+_Z = torch.zeros(3, 2)
+
+BAD_INPUTS = [
+    # neighbour_label_agreement and distance_rank_correlation
+    *[reject(f"knn-{name}-{i}", lambda f=features, y=labels, k=k: neighbour_label_agreement(f, y, k), error, name)
+      for i, (features, labels, k, error, name) in enumerate([
+        ([[0.0]], torch.tensor([0]), 1, TypeError, "features"),
+        (torch.zeros(4, 2), [0, 1, 0, 1], 1, TypeError, "labels"),
+        (torch.zeros(4, 2), torch.zeros(4), 1, TypeError, "labels"),
+        (torch.zeros(4, 2), torch.zeros(3, dtype=torch.int64), 1, ValueError, "labels"),
+        (torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64), 4, ValueError, "k"),
+        (torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64), 0, ValueError, "k"),
+        (torch.zeros(4), torch.zeros(4, dtype=torch.int64), 1, ValueError, "features"),
+        (torch.full((4, 2), float("nan")), torch.zeros(4, dtype=torch.int64), 1, ValueError, "features"),
+      ])],
+    reject("rank_correlation-sizes", lambda: distance_rank_correlation(torch.zeros(4, 2), torch.zeros(5, 2)), ValueError,
+           "a and b"),
+    reject("rank_correlation-dtype",
+           lambda: distance_rank_correlation(torch.zeros(4, 2), torch.zeros(4, 2, dtype=torch.float64)), TypeError,
+           "b has dtype"),
+    reject("rank_correlation-too-few", lambda: distance_rank_correlation(torch.zeros(2, 2), torch.zeros(2, 2)),
+           ValueError, "at least 3"),
+    reject("rank_correlation-list", lambda: distance_rank_correlation([[0.0]], torch.zeros(1, 2)), TypeError, "a must"),
+    # lerp, slerp and the prior's norm
+    reject("lerp-sizes", lambda: lerp(_Z3, torch.ones(4), _T3), ValueError, "z0 and z1"),
+    reject("slerp-t-shape", lambda: slerp(_Z3, _Z3, torch.zeros(2, 2)), ValueError, "t must"),
+    reject("lerp-t-dtype", lambda: lerp(_Z3, _Z3, _T3.double()), TypeError, "t has dtype"),
+    reject("slerp-zero", lambda: slerp(torch.zeros(3), _Z3, _T3), ValueError, "non-zero"),
+    reject("lerp-list", lambda: lerp([1.0], _Z3, _T3), TypeError, "z0"),
+    reject("prior_norm-z_dim-0", lambda: prior_norm_mean_std(0), ValueError, "z_dim"),
+    reject("prior_norm-z_dim-float", lambda: prior_norm_mean_std(2.0), TypeError, "z_dim"),
+    # the aggregate posterior and its holes
+    reject("aggregate-log_var_q", lambda: aggregate_posterior_log_prob(_Z, torch.zeros(4, 2), torch.zeros(5, 2)),
+           ValueError, "log_var_q"),
+    reject("aggregate-event", lambda: aggregate_posterior_log_prob(torch.zeros(3, 3), torch.zeros(4, 2),
+                                                                   torch.zeros(4, 2)), ValueError, "event dimension"),
+    reject("aggregate-dtype", lambda: aggregate_posterior_log_prob(_Z.double(), torch.zeros(4, 2), torch.zeros(4, 2)),
+           TypeError, "dtype"),
+    reject("hole_fraction-ratio-0", lambda: hole_fraction(_Z, torch.zeros(4, 2), torch.zeros(4, 2), ratio=0.0),
+           ValueError, "ratio"),
+    reject("in_hole-ratio-str", lambda: in_hole(_Z, torch.zeros(4, 2), torch.zeros(4, 2), ratio="0.1"), TypeError,
+           "ratio"),
+    reject("aggregate-mu_q-inf",
+           lambda: aggregate_posterior_log_prob(_Z, torch.full((4, 2), float("inf")), torch.zeros(4, 2)), ValueError,
+           "mu_q"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), BAD_INPUTS)
+def test_bad_input_is_refused_by_name(call, error, pattern) -> None:
+    assert_rejected(call, error, pattern)
