@@ -1,4 +1,5 @@
-"""Tests of :mod:`vae_edu.utils`: reproducible set-up and the input validators."""
+"""Tests of :mod:`vae_edu.utils`: reproducible set-up, runs and their seeds. The input checks are
+tested in ``test_checks.py``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import torch
 
 import vae_edu
 from vae_edu.utils import setup
-from vae_edu.checks import check_batch, check_event_shapes, check_int, check_labels, check_positive, check_positive_float, check_tensor
 
 
 @pytest.fixture
@@ -110,158 +110,6 @@ def test_setup_rejects_bad_arguments(restore_threads: int, kwargs: dict, error: 
     # nothing was changed before the error
     assert torch.get_num_threads() == 2
     assert random.random() == before
-
-
-# ----------------------------------------------------------------------- check_tensor
-def test_check_tensor_returns_its_argument() -> None:
-    x = torch.randn(2, 3)
-    assert check_tensor("x", x, min_dim=2) is x
-    assert check_tensor("x", torch.tensor(1.0, dtype=torch.float64)) is not None
-
-
-@pytest.mark.parametrize(
-    ("value", "error", "fragment"),
-    [
-        ([1.0, 2.0], TypeError, "torch.Tensor"),
-        (np.ones(3), TypeError, "torch.Tensor"),
-        (1.0, TypeError, "torch.Tensor"),
-        (torch.ones(3, dtype=torch.int64), TypeError, "floating-point"),
-        (torch.ones(3, dtype=torch.bool), TypeError, "floating-point"),
-        (torch.tensor([0.0, float("nan")]), ValueError, "NaN"),
-        (torch.tensor([0.0, float("inf")]), ValueError, "infinite"),
-        (torch.tensor([float("-inf"), 1.0], dtype=torch.float64), ValueError, "infinite"),
-        (torch.tensor(1.0), ValueError, "at least 1 dimension"),
-    ],
-)
-def test_check_tensor_rejects(value: object, error: type, fragment: str) -> None:
-    with pytest.raises(error, match="my_arg") as info:
-        check_tensor("my_arg", value, min_dim=1)
-    assert fragment in str(info.value)
-
-
-# ----------------------------------------------------------------- check_event_shapes
-@pytest.mark.parametrize(
-    ("shapes", "expected"),
-    [
-        ([(3,), (3,)], (3,)),
-        ([(4, 3), (3,)], (4, 3)),
-        ([(2, 1, 3), (5, 3), (3,)], (2, 5, 3)),
-        ([(1, 3), (4, 1, 3)], (4, 1, 3)),
-    ],
-)
-def test_check_event_shapes_returns_broadcast_shape(shapes: list, expected: tuple) -> None:
-    tensors = {f"t{i}": torch.zeros(s) for i, s in enumerate(shapes)}
-    assert check_event_shapes(**tensors) == torch.Size(expected)
-
-
-def test_check_event_shapes_never_broadcasts_the_event_dimension() -> None:
-    with pytest.raises(ValueError, match="log_var") as info:
-        check_event_shapes(mu=torch.zeros(4, 3), log_var=torch.zeros(4, 1))
-    assert "mu" in str(info.value)
-
-
-def test_check_event_shapes_rejects_non_broadcastable_batches() -> None:
-    with pytest.raises(ValueError, match=r"mu\(4, 3\).*log_var\(5, 3\)"):
-        check_event_shapes(mu=torch.zeros(4, 3), log_var=torch.zeros(5, 3))
-
-
-def test_check_event_shapes_rejects_mixed_dtypes() -> None:
-    with pytest.raises(TypeError, match="log_var has dtype torch.float64 but mu has dtype torch.float32"):
-        check_event_shapes(mu=torch.zeros(3), log_var=torch.zeros(3, dtype=torch.float64))
-
-
-# ------------------------------------------------------------------- check_positive
-def test_check_positive() -> None:
-    x = torch.tensor([1e-30, 2.0])
-    assert check_positive("sigma2", x) is x
-    for bad in (torch.tensor([1.0, 0.0]), torch.tensor(-0.5)):
-        with pytest.raises(ValueError, match="sigma2 must be strictly positive"):
-            check_positive("sigma2", bad)
-
-
-# ------------------------------------------------------------------------------ check_batch
-def test_check_batch_returns_tuples() -> None:
-    x, y = torch.zeros(3, 2), torch.arange(3)
-    (only,) = check_batch("x", x)
-    assert only is x
-    assert check_batch("x", (x, y)) == (x, y)
-    assert check_batch("x", [x, y]) == (x, y)
-
-
-@pytest.mark.parametrize(
-    ("data", "error", "match"),
-    [
-        ([[0.0, 1.0]], TypeError, "x must be a tensor"),
-        ((), TypeError, "x must be a tensor"),
-        ((torch.zeros(3, 2), [1, 2, 3]), TypeError, "x must be a tensor"),
-        (torch.zeros(3), ValueError, "x must have at least 2"),
-        (torch.zeros(0, 2), ValueError, "x is empty"),
-        (torch.full((2, 2), float("nan")), ValueError, "x contains NaN"),
-        ((torch.zeros(3, 2), torch.zeros(4)), ValueError, "same first"),
-        ((torch.zeros(3, 2), torch.tensor(1)), ValueError, "same first"),
-    ],
-)
-def test_check_batch_rejects_bad_data(data, error, match) -> None:
-    with pytest.raises(error, match=match):
-        check_batch("x", data)
-
-
-# --------------------------------------------------------------------------- check_int / check_positive_float
-@pytest.mark.parametrize("value", [1, 7, np.int64(3), np.int32(2)])
-def test_check_int_accepts_python_and_numpy_ints(value) -> None:
-    out = check_int("k", value)
-    assert out == int(value) and type(out) is int
-
-
-@pytest.mark.parametrize(
-    "value, minimum, error, message",
-    [
-        (0, 1, ValueError, r"k must be an int >= 1, got 0"),
-        (-3, -2, ValueError, r"k must be an int >= -2"),
-        (2.0, 1, TypeError, r"k must be an int, got float"),
-        (True, 0, TypeError, r"k must be an int, got bool"),
-        (np.bool_(True), 0, TypeError, r"k must be an int, got bool"),
-        ("3", 1, TypeError, r"k must be an int, got str"),
-        (None, 1, TypeError, r"k must be an int, got NoneType"),
-    ],
-)
-def test_check_int_rejects_and_names_the_argument(value, minimum, error, message) -> None:
-    with pytest.raises(error, match=message):
-        check_int("k", value, minimum)
-
-
-@pytest.mark.parametrize("value", [0.5, 3, np.float32(2.5), np.int64(4)])
-def test_check_positive_float_accepts_numbers(value) -> None:
-    out = check_positive_float("std", value)
-    assert out == float(value) and type(out) is float
-
-
-@pytest.mark.parametrize(
-    "value, error",
-    [(0.0, ValueError), (-1.0, ValueError), (float("inf"), ValueError), (float("nan"), ValueError), (True, TypeError), ("1", TypeError), (None, TypeError)],
-)
-def test_check_positive_float_rejects_and_names_the_argument(value, error) -> None:
-    with pytest.raises(error, match=r"\bstd\b"):
-        check_positive_float("std", value)
-
-
-# --------------------------------------------------------------------------- check_labels
-def test_check_labels_accepts_and_rejects_by_name() -> None:
-    y = torch.tensor([0, 3, 9])
-    assert check_labels("y", y, 10) is y
-    assert check_labels("y", y, 10, batch_size=3) is y
-    with pytest.raises(TypeError, match=r"y_to must be a torch.Tensor"):
-        check_labels("y_to", [0, 1], 10)
-    with pytest.raises(TypeError, match=r"y must have dtype torch.int64"):
-        check_labels("y", y.float(), 10)
-    with pytest.raises(ValueError, match=r"y must have shape \(4,\) to match x"):
-        check_labels("y", y, 10, batch_size=4)
-    with pytest.raises(ValueError, match=r"y must have shape \(B,\)"):
-        check_labels("y", y[None], 10)
-    with pytest.raises(ValueError, match=r"y must hold labels in \[0, 9\), got values in \[0, 9\]"):
-        check_labels("y", y, 9)
-    with pytest.raises(ValueError, match=r"y must hold labels in \[0, 10\), got values in \[-1, 3\]"):
-        check_labels("y", torch.tensor([-1, 3]), 10)
 
 
 # ----------------------------------------------------------------------------- VAE_EDU_SEED
