@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from bad_inputs import BAD
+from bad_inputs import BAD, assert_rejected, reject
 from torch.distributions import Dirichlet, Multinomial, kl_divergence
 
 from vae_edu.distributions import (
@@ -117,36 +117,6 @@ def test_kl_dirichlet_monte_carlo(assert_mc_agrees) -> None:
     assert_mc_agrees(kl_dirichlet(alpha_q, alpha_p), estimate, stderr, rel=0.01, n_se=4.0)
 
 
-@pytest.mark.parametrize("kind, make, error", [b for b in BAD if b[0] != "batch"], ids=[b[0] for b in BAD if b[0] != "batch"])
-@pytest.mark.parametrize("which", ["alpha_q", "alpha_p"])
-def test_kl_dirichlet_bad_inputs(kind, make, error, which) -> None:
-    args = {"alpha_q": torch.ones(2, D), "alpha_p": torch.ones(2, D), which: make()}
-    with pytest.raises(error, match=which):
-        kl_dirichlet(**args)
-
-
-@pytest.mark.parametrize("which", ["alpha_q", "alpha_p"])
-def test_kl_dirichlet_rejects_non_positive(which) -> None:
-    args = {"alpha_q": torch.ones(2, D), "alpha_p": torch.ones(2, D)}
-    args[which] = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
-    with pytest.raises(ValueError, match=f"{which} must be strictly positive"):
-        kl_dirichlet(**args)
-    args[which] = torch.ones(5, D)
-    with pytest.raises(ValueError, match="do not broadcast"):
-        kl_dirichlet(**args)
-
-
-# ------------------------------------------------------------------ log_dirichlet, sampling
-@pytest.mark.parametrize("generator", [42, "seed", torch.tensor(1)])
-@pytest.mark.parametrize("fn", ["rsample_dirichlet", "rsample_logistic_normal"])
-def test_samplers_refuse_a_generator_that_is_not_one(fn, generator) -> None:
-    with pytest.raises(TypeError, match=r"generator must be a torch\.Generator"):
-        if fn == "rsample_dirichlet":
-            rsample_dirichlet(torch.ones(D), 2, generator=generator)
-        else:
-            rsample_logistic_normal(torch.zeros(D), torch.zeros(D), 2, generator=generator)
-
-
 def test_log_dirichlet_matches_torch(batch_shape, dtype, gen, tol) -> None:
     alpha = _alpha((*batch_shape, D), dtype, gen)
     theta = Dirichlet(alpha.double()).sample().to(dtype)
@@ -154,20 +124,6 @@ def test_log_dirichlet_matches_torch(batch_shape, dtype, gen, tol) -> None:
     got = log_dirichlet(theta, alpha)
     assert got.shape == batch_shape and got.dtype == dtype
     torch.testing.assert_close(got, Dirichlet(alpha).log_prob(theta), **{k: 10 * v for k, v in tol.items()})
-
-
-def test_log_dirichlet_bad_inputs() -> None:
-    alpha = torch.ones(2, D)
-    with pytest.raises(ValueError, match="theta must lie on the simplex"):
-        log_dirichlet(torch.full((2, D), 0.5), alpha)
-    with pytest.raises(ValueError, match="theta must lie on the simplex"):
-        log_dirichlet(torch.tensor([[1.5, -0.5, 0.0]] * 2), alpha)
-    with pytest.raises(ValueError, match="alpha must be strictly positive"):
-        log_dirichlet(torch.full((2, D), 1 / 3), -alpha)
-    with pytest.raises(ValueError, match="alpha must have an event dimension K >= 2"):
-        log_dirichlet(torch.ones(2, 1), torch.ones(2, 1))
-    with pytest.raises(TypeError, match="theta"):
-        log_dirichlet([[1 / 3] * 3], alpha)
 
 
 def test_rsample_dirichlet_moments_and_seed() -> None:
@@ -226,15 +182,6 @@ def test_laplace_mean_exact_mode_and_large_alpha_moments() -> None:
     var_dirichlet = a * (a0 - a) / (a0**2 * (a0 + 1))
     ratio = theta_sym.var(0) / var_dirichlet  # relative Monte Carlo error of a variance: sqrt(2/S) = 0.3 %
     torch.testing.assert_close(ratio, torch.full((k,), 1 - 1 / k, dtype=F64), rtol=0.02, atol=0)
-
-
-def test_logistic_normal_bad_inputs() -> None:
-    with pytest.raises(ValueError, match="log_var has event dimension"):
-        logistic_normal_to_dirichlet(torch.zeros(2, 3), torch.zeros(2, 4))
-    with pytest.raises(ValueError, match="mu contains NaN"):
-        rsample_logistic_normal(torch.tensor([[float("nan"), 0.0]]), torch.zeros(1, 2))
-    with pytest.raises(ValueError, match="alpha must be strictly positive"):
-        dirichlet_to_logistic_normal(torch.tensor([1.0, -1.0]))
 
 
 # ------------------------------------------------------------------ gradients
@@ -329,29 +276,74 @@ def test_dirichlet_vae_trains_and_is_consistent(latent) -> None:
     torch.testing.assert_close(theta.sum(-1), torch.ones(50))
 
 
-def test_dirichlet_vae_float64_and_bad_inputs() -> None:
+def test_dirichlet_vae_works_in_float64() -> None:
     model = DirichletVAE(DirichletVAEConfig(x_dim=6, num_topics=2, hidden=8)).double()
-    x = torch.tensor([[1.0, 0.0, 2.0, 3.0, 0.0, 1.0]], dtype=F64)
-    assert model.elbo(x, num_samples=3).dtype == F64
-    with pytest.raises(TypeError, match="x has dtype"):
-        model.elbo(x.float())
-    with pytest.raises(ValueError, match="x must hold counts"):
-        model.elbo(x * 0.5)
-    with pytest.raises(ValueError, match="x must have shape"):
-        model.elbo(x[:, :5])
-    with pytest.raises(ValueError, match="num_samples"):
-        model.elbo(x, num_samples=0)
-    with pytest.raises(ValueError, match="beta"):
-        model.elbo(x, beta=-1.0)
-    with pytest.raises(TypeError, match="beta"):
-        model.elbo(x, beta="1")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="alpha_p"):
-        DirichletVAEConfig(alpha_p="0.2")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="latent"):
-        DirichletVAEConfig(latent="normal")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="alpha_p"):
-        DirichletVAEConfig(alpha_p=0.0)
-    with pytest.raises(TypeError, match="num_topics"):
-        DirichletVAEConfig(num_topics=2.0)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="config"):
-        DirichletVAE(object())  # type: ignore[arg-type]
+    assert model.elbo(_COUNTS, num_samples=3).dtype == F64
+
+
+# ------------------------------------------------------------------------------ bad inputs
+_ONES = torch.ones(2, D)
+_COUNTS = torch.tensor([[1.0, 0.0, 2.0, 3.0, 0.0, 1.0]], dtype=F64)
+
+
+def _kl(which, value):
+    return kl_dirichlet(**({"alpha_q": torch.ones(2, D), "alpha_p": torch.ones(2, D)} | {which: value}))
+
+
+def _dvae():
+    return DirichletVAE(DirichletVAEConfig(x_dim=6, num_topics=2, hidden=8)).double()
+
+
+BAD_INPUTS = [
+    # kl_dirichlet
+    *[reject(f"kl_dirichlet-{which}-{kind}", lambda which=which, make=make: _kl(which, make()), error, which)
+      for which in ("alpha_q", "alpha_p") for kind, make, error in BAD if kind != "batch"],
+    *[reject(f"kl_dirichlet-{which}-zero", lambda which=which: _kl(which, torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]])),
+             ValueError, f"{which} must be strictly positive")
+      for which in ("alpha_q", "alpha_p")],
+    *[reject(f"kl_dirichlet-{which}-batch", lambda which=which: _kl(which, torch.ones(5, D)), ValueError,
+             "do not broadcast")
+      for which in ("alpha_q", "alpha_p")],
+    # the samplers, log_dirichlet and the logistic-normal bridge
+    *[reject(f"rsample_dirichlet-generator-{i}", lambda g=g: rsample_dirichlet(torch.ones(D), 2, generator=g), TypeError,
+             r"generator must be a torch\.Generator")
+      for i, g in enumerate([42, "seed", torch.tensor(1)])],
+    *[reject(f"rsample_logistic_normal-generator-{i}",
+             lambda g=g: rsample_logistic_normal(torch.zeros(D), torch.zeros(D), 2, generator=g), TypeError,
+             r"generator must be a torch\.Generator")
+      for i, g in enumerate([42, "seed", torch.tensor(1)])],
+    reject("log_dirichlet-theta-not-simplex", lambda: log_dirichlet(torch.full((2, D), 0.5), _ONES), ValueError,
+           "theta must lie on the simplex"),
+    reject("log_dirichlet-theta-negative", lambda: log_dirichlet(torch.tensor([[1.5, -0.5, 0.0]] * 2), _ONES),
+           ValueError, "theta must lie on the simplex"),
+    reject("log_dirichlet-alpha-negative", lambda: log_dirichlet(torch.full((2, D), 1 / 3), -_ONES), ValueError,
+           "alpha must be strictly positive"),
+    reject("log_dirichlet-K-1", lambda: log_dirichlet(torch.ones(2, 1), torch.ones(2, 1)), ValueError,
+           "alpha must have an event dimension K >= 2"),
+    reject("log_dirichlet-theta-list", lambda: log_dirichlet([[1 / 3] * 3], _ONES), TypeError, "theta"),
+    reject("logistic_normal_to_dirichlet-event",
+           lambda: logistic_normal_to_dirichlet(torch.zeros(2, 3), torch.zeros(2, 4)), ValueError,
+           "log_var has event dimension"),
+    reject("rsample_logistic_normal-nan",
+           lambda: rsample_logistic_normal(torch.tensor([[float("nan"), 0.0]]), torch.zeros(1, 2)), ValueError,
+           "mu contains NaN"),
+    reject("dirichlet_to_logistic_normal-alpha", lambda: dirichlet_to_logistic_normal(torch.tensor([1.0, -1.0])),
+           ValueError, "alpha must be strictly positive"),
+    # the Dirichlet VAE and its configuration
+    reject("DirichletVAE-x-dtype", lambda: _dvae().elbo(_COUNTS.float()), TypeError, "x has dtype"),
+    reject("DirichletVAE-x-not-counts", lambda: _dvae().elbo(_COUNTS * 0.5), ValueError, "x must hold counts"),
+    reject("DirichletVAE-x-shape", lambda: _dvae().elbo(_COUNTS[:, :5]), ValueError, "x must have shape"),
+    reject("DirichletVAE-num_samples", lambda: _dvae().elbo(_COUNTS, num_samples=0), ValueError, "num_samples"),
+    reject("DirichletVAE-beta-negative", lambda: _dvae().elbo(_COUNTS, beta=-1.0), ValueError, "beta"),
+    reject("DirichletVAE-beta-str", lambda: _dvae().elbo(_COUNTS, beta="1"), TypeError, "beta"),
+    reject("DirichletVAEConfig-alpha_p-str", lambda: DirichletVAEConfig(alpha_p="0.2"), TypeError, "alpha_p"),
+    reject("DirichletVAEConfig-latent", lambda: DirichletVAEConfig(latent="normal"), ValueError, "latent"),
+    reject("DirichletVAEConfig-alpha_p-0", lambda: DirichletVAEConfig(alpha_p=0.0), ValueError, "alpha_p"),
+    reject("DirichletVAEConfig-num_topics", lambda: DirichletVAEConfig(num_topics=2.0), TypeError, "num_topics"),
+    reject("DirichletVAE-config", lambda: DirichletVAE(object()), TypeError, "config"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), BAD_INPUTS)
+def test_bad_input_is_refused_by_name(call, error, pattern) -> None:
+    assert_rejected(call, error, pattern)
