@@ -8,12 +8,13 @@ import itertools
 
 import pytest
 import torch
+from bad_inputs import assert_rejected, reject
 from torch.autograd.functional import jacobian
 from torch.distributions import Categorical
 
 from vae_edu.estimators import iwae_bound, log_likelihood, mc_mean
 from vae_edu.models import VAE, HasELBOTerms, VAEConfig, VariationalModel
-from vae_edu.models import VAE, Encoder, StandardNormalPrior
+from vae_edu.models import Encoder, StandardNormalPrior
 from vae_edu.models.autoregressive import AutoregressiveDecoder
 from vae_edu.models.made import MADE, MaskedLinear, made_degrees, made_masks
 from vae_edu.training import fit
@@ -254,94 +255,74 @@ def test_autoregressive_vae_trains_and_estimates_log_likelihood() -> None:
     assert model.reconstruct(data[:2]).shape == (2, X_DIM)
 
 
-# ------------------------------------------------------------------------------------ bad inputs
-@pytest.mark.parametrize(
-    ("kwargs", "error", "name"),
-    [
-        ({"x_dim": 0}, ValueError, "x_dim"),
-        ({"x_dim": 2.0}, TypeError, "x_dim"),
-        ({"hidden_sizes": (4, 0)}, ValueError, "hidden_sizes"),
-        ({"hidden_sizes": 4}, TypeError, "hidden_sizes"),
-        ({"num_params": 0}, ValueError, "num_params"),
-        ({"order": [0, 1, 1, 2, 3]}, ValueError, "order"),
-        ({"order": [0, 1, 2]}, ValueError, "order"),
-        ({"order": torch.tensor([0.0, 1, 2, 3, 4])}, TypeError, "order"),
-        ({"order": "01234"}, TypeError, "order"),
-        ({"context_dim": -1}, ValueError, "context_dim"),
-        ({"activation": "sigmoidal"}, ValueError, "activation"),
-        ({"direct": 1}, TypeError, "direct"),
-        ({"hidden_sizes": (), "direct": False}, ValueError, "hidden_sizes"),
-    ],
-)
-def test_made_rejects_bad_arguments(kwargs: dict, error: type, name: str) -> None:
-    arguments = {"x_dim": D, "hidden_sizes": (4,)} | kwargs
-    with pytest.raises(error, match=name):
-        MADE(**arguments)
+# ------------------------------------------------------------------------------ bad inputs
+def _tiny_vae32():
+    return _tiny_vae(dtype=F32)
 
 
-@pytest.mark.parametrize(
-    ("x", "context", "error", "name"),
-    [
-        (torch.zeros(2, D + 1), torch.zeros(2, 3), ValueError, r"\bx\b"),
-        (torch.full((2, D), float("nan")), torch.zeros(2, 3), ValueError, r"\bx\b"),
-        (torch.zeros(2, D, dtype=torch.int64), torch.zeros(2, 3), TypeError, r"\bx\b"),
-        (torch.zeros(2, D, dtype=F64), torch.zeros(2, 3), TypeError, r"\bx\b"),
-        (torch.tensor(0.0), torch.zeros(3), ValueError, r"\bx\b"),
-        ([[0.0] * D], torch.zeros(1, 3), TypeError, r"\bx\b"),
-        (torch.zeros(2, D), None, ValueError, "context"),
-        (torch.zeros(2, D), torch.zeros(2, 4), ValueError, "context"),
-        (torch.zeros(2, D), torch.zeros(3, 3), ValueError, "context"),
-        (torch.zeros(2, D), torch.zeros(2, 3, dtype=F64), TypeError, "context"),
-        (torch.zeros(2, D), torch.full((2, 3), float("inf")), ValueError, "context"),
-    ],
-)
-def test_made_forward_names_bad_inputs(x: object, context: object, error: type, name: str) -> None:
-    made = MADE(D, (4,), context_dim=3)
-    with pytest.raises(error, match=name):
-        made(x, context)  # type: ignore[arg-type]
+BAD_INPUTS = [
+    # MADE's arguments, and its inputs
+    *[reject(f"MADE-{name}-{i}", lambda kwargs=kwargs: MADE(**({"x_dim": D, "hidden_sizes": (4,)} | kwargs)), error, name)
+      for i, (kwargs, error, name) in enumerate([
+          ({"x_dim": 0}, ValueError, "x_dim"),
+          ({"x_dim": 2.0}, TypeError, "x_dim"),
+          ({"hidden_sizes": (4, 0)}, ValueError, "hidden_sizes"),
+          ({"hidden_sizes": 4}, TypeError, "hidden_sizes"),
+          ({"num_params": 0}, ValueError, "num_params"),
+          ({"order": [0, 1, 1, 2, 3]}, ValueError, "order"),
+          ({"order": [0, 1, 2]}, ValueError, "order"),
+          ({"order": torch.tensor([0.0, 1, 2, 3, 4])}, TypeError, "order"),
+          ({"order": "01234"}, TypeError, "order"),
+          ({"context_dim": -1}, ValueError, "context_dim"),
+          ({"activation": "sigmoidal"}, ValueError, "activation"),
+          ({"direct": 1}, TypeError, "direct"),
+          ({"hidden_sizes": (), "direct": False}, ValueError, "hidden_sizes"),
+      ])],
+    *[reject(f"MADE-forward-{name}-{i}", lambda x=x, context=context: MADE(D, (4,), context_dim=3)(x, context), error,
+             name)
+      for i, (x, context, error, name) in enumerate([
+          (torch.zeros(2, D + 1), torch.zeros(2, 3), ValueError, "x"),
+          (torch.full((2, D), float("nan")), torch.zeros(2, 3), ValueError, "x"),
+          (torch.zeros(2, D, dtype=torch.int64), torch.zeros(2, 3), TypeError, "x"),
+          (torch.zeros(2, D, dtype=F64), torch.zeros(2, 3), TypeError, "x"),
+          (torch.tensor(0.0), torch.zeros(3), ValueError, "x"),
+          ([[0.0] * D], torch.zeros(1, 3), TypeError, "x"),
+          (torch.zeros(2, D), None, ValueError, "context"),
+          (torch.zeros(2, D), torch.zeros(2, 4), ValueError, "context"),
+          (torch.zeros(2, D), torch.zeros(3, 3), ValueError, "context"),
+          (torch.zeros(2, D), torch.zeros(2, 3, dtype=F64), TypeError, "context"),
+          (torch.zeros(2, D), torch.full((2, 3), float("inf")), ValueError, "context"),
+      ])],
+    reject("MADE-no-context-given-one", lambda: MADE(D, (4,))(torch.zeros(1, D), torch.zeros(1, 3)), ValueError,
+           "context"),
+    # the mask helpers
+    reject("MaskedLinear-mask-shape", lambda: MaskedLinear(3, 2, torch.ones(3, 2)), ValueError, "mask"),
+    reject("MaskedLinear-mask-values", lambda: MaskedLinear(3, 2, torch.full((2, 3), 0.5)), ValueError, "mask"),
+    reject("MaskedLinear-mask-list", lambda: MaskedLinear(3, 2, [[1, 1, 1], [1, 1, 1]]), TypeError, "mask"),
+    reject("made_masks-num_params", lambda: made_masks(made_degrees([0, 1], [2]), num_params=0), ValueError,
+           "num_params"),
+    reject("made_masks-degrees", lambda: made_masks([], 1), TypeError, "degrees"),
+    reject("made_degrees-order", lambda: made_degrees([0, 2], [2]), ValueError, "order"),
+    reject("made_degrees-hidden_sizes", lambda: made_degrees([0, 1], [0]), ValueError, "hidden_sizes"),
+    # the autoregressive decoder, and a VAE made with it
+    reject("AutoregressiveDecoder-likelihood",
+           lambda: AutoregressiveDecoder(VAEConfig(x_dim=3, z_dim=2, likelihood="bernoulli", decoder_dropout=0.0)),
+           ValueError, "likelihood"),
+    reject("AutoregressiveDecoder-config", lambda: AutoregressiveDecoder({"x_dim": 3}), TypeError, "config"),
+    reject("AutoregressiveDecoder-dropout", lambda: AutoregressiveDecoder(VAEConfig(x_dim=3, z_dim=2, decoder_dropout=0.1)),
+           ValueError, "decoder_dropout"),
+    reject("elbo-x-level-out-of-range", lambda: _tiny_vae32().elbo(torch.full((2, X_DIM), float(L))), ValueError, "x"),
+    reject("weights-x-not-a-level", lambda: _tiny_vae32().log_importance_weights(ALL_X[:2].to(F32) + 0.5), ValueError,
+           "x"),
+    reject("decoder.sample-z-size", lambda: _tiny_vae32().decoder.sample(torch.zeros(2, Z_DIM + 1)), ValueError, "z"),
+    reject("decoder.sample-z-dtype", lambda: _tiny_vae32().decoder.sample(torch.zeros(2, Z_DIM, dtype=F64)), TypeError,
+           "z"),
+    reject("decoder.mean-num_samples", lambda: _tiny_vae32().decoder.mean(torch.zeros(2, Z_DIM), num_samples=0),
+           ValueError, "num_samples"),
+    reject("elbo-x-size", lambda: _tiny_vae32().elbo(torch.zeros(2, X_DIM + 1)), ValueError, "x"),
+]
 
 
-def test_made_without_context_rejects_one() -> None:
-    with pytest.raises(ValueError, match="context"):
-        MADE(D, (4,))(torch.zeros(1, D), torch.zeros(1, 3))
-
-
-def test_masked_linear_and_mask_helpers_reject_bad_input() -> None:
-    with pytest.raises(ValueError, match="mask"):
-        MaskedLinear(3, 2, torch.ones(3, 2))
-    with pytest.raises(ValueError, match="mask"):
-        MaskedLinear(3, 2, torch.full((2, 3), 0.5))
-    with pytest.raises(TypeError, match="mask"):
-        MaskedLinear(3, 2, [[1, 1, 1], [1, 1, 1]])  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="num_params"):
-        made_masks(made_degrees([0, 1], [2]), num_params=0)
-    with pytest.raises(TypeError, match="degrees"):
-        made_masks([], 1)
-    with pytest.raises(ValueError, match="order"):
-        made_degrees([0, 2], [2])
-    with pytest.raises(ValueError, match="hidden_sizes"):
-        made_degrees([0, 1], [0])
-
-
-def test_autoregressive_decoder_rejects_bad_input(gen) -> None:
-    with pytest.raises(ValueError, match="likelihood"):
-        AutoregressiveDecoder(VAEConfig(x_dim=3, z_dim=2, likelihood="bernoulli", decoder_dropout=0.0))
-    with pytest.raises(TypeError, match="config"):
-        AutoregressiveDecoder({"x_dim": 3})  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="decoder_dropout"):
-        AutoregressiveDecoder(VAEConfig(x_dim=3, z_dim=2, decoder_dropout=0.1))
-    model = _tiny_vae(dtype=F32)
-    x = ALL_X[:2].to(F32)
-    z = torch.zeros(2, Z_DIM)
-    with pytest.raises(ValueError, match=r"\bx\b"):  # the model checks the data once, at its boundary
-        model.elbo(torch.full((2, X_DIM), float(L)))  # a level out of range
-    with pytest.raises(ValueError, match=r"\bx\b"):
-        model.log_importance_weights(x + 0.5)  # not an integer level
-    with pytest.raises(ValueError, match=r"\bz\b"):
-        model.decoder.sample(torch.zeros(2, Z_DIM + 1))
-    with pytest.raises(TypeError, match=r"\bz\b"):
-        model.decoder.sample(torch.zeros(2, Z_DIM, dtype=F64))
-    with pytest.raises(ValueError, match="num_samples"):
-        model.decoder.mean(z, num_samples=0)
-    with pytest.raises(ValueError, match=r"\bx\b"):
-        model.elbo(torch.zeros(2, X_DIM + 1))
+@pytest.mark.parametrize(("call", "error", "pattern"), BAD_INPUTS)
+def test_bad_input_is_refused_by_name(call, error, pattern) -> None:
+    assert_rejected(call, error, pattern)
