@@ -9,6 +9,7 @@ import math
 
 import pytest
 import torch
+from bad_inputs import assert_rejected, reject
 from torch import nn
 from torch.distributions import Categorical, Independent, MixtureSameFamily, MultivariateNormal, Normal, kl_divergence
 
@@ -62,86 +63,10 @@ def test_one_hot_and_class_labels() -> None:
     assert labels.dtype == torch.int64 and labels.tolist() == [0, 0, 1, 1, 2, 2]
 
 
-@pytest.mark.parametrize(
-    ("y", "error"),
-    [
-        (torch.tensor([0.0, 1.0]), TypeError),  # float labels
-        ([0, 1], TypeError),
-        (torch.tensor([0, 1], dtype=torch.int32), TypeError),
-        (torch.tensor([[0, 1]]), ValueError),  # 2-D
-        (torch.tensor(0), ValueError),  # 0-dim
-        (torch.tensor([0, 1, 2]), ValueError),  # wrong length
-        (torch.tensor([0, C]), ValueError),  # out of range
-        (torch.tensor([-1, 0]), ValueError),
-    ],
-)
-@pytest.mark.parametrize("method", ["elbo", "elbo_terms", "log_importance_weights", "reconstruct", "encode"])
-def test_bad_y_is_named(y: object, error: type, method: str, gen) -> None:
-    model = _model()
-    x, _ = _data("categorical", 2, gen)
-    args = (x, y)
-    with pytest.raises(error, match=r"\by\b"):
-        getattr(model, method)(*args)
-
-
 def test_check_labels_message() -> None:
     with pytest.raises(ValueError, match=r"labels in \[0, 10\), got values in \[0, 12\]"):
         check_labels("y", torch.tensor([0, 12]), 10)
     assert check_labels("y", torch.tensor([0, 9]), 10, 2).tolist() == [0, 9]
-
-
-@pytest.mark.parametrize(
-    ("likelihood", "x", "error"),
-    [
-        ("categorical", torch.full((2, X_DIM), 0.5), ValueError),  # not a level
-        ("categorical", torch.full((2, X_DIM), float(L)), ValueError),  # out of range
-        ("bernoulli", torch.full((2, X_DIM), 0.5), ValueError),
-        ("gaussian", torch.full((2, X_DIM), float("nan")), ValueError),
-        ("gaussian", torch.zeros(2, X_DIM + 1), ValueError),
-        ("gaussian", torch.zeros(X_DIM), ValueError),
-        ("gaussian", torch.zeros(2, X_DIM, dtype=F64), TypeError),  # the model is float32
-        ("gaussian", torch.zeros(2, X_DIM, dtype=torch.int64), TypeError),
-        ("gaussian", [[0.0] * X_DIM] * 2, TypeError),
-    ],
-)
-@pytest.mark.parametrize("method", ["elbo", "elbo_terms", "log_importance_weights", "reconstruct", "transfer"])
-def test_bad_x_is_named(likelihood: str, x: object, error: type, method: str) -> None:
-    model = _model(likelihood)
-    y = torch.tensor([0, 1])
-    args = {"transfer": (x, y, y)}.get(method, (x, y))
-    with pytest.raises(error, match=r"\bx\b"):
-        getattr(model, method)(*args)
-
-
-def test_bad_constructor_and_transfer_arguments_are_named(gen) -> None:
-    with pytest.raises(TypeError, match="config"):
-        CVAE({"z_dim": 2})  # type: ignore[arg-type]
-    for bad, error in ((1, ValueError), (0, ValueError), (2.0, TypeError), (True, TypeError)):
-        with pytest.raises(error, match="num_classes"):
-            CVAE(_config(), num_classes=bad)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="learned_prior"):
-        CVAE(_config(), learned_prior=1)  # type: ignore[arg-type]
-    model = _model()
-    x, y = _data("categorical", 2, gen)
-    with pytest.raises(ValueError, match="y_to"):
-        model.transfer(x, y, torch.tensor([0, C]))
-    with pytest.raises(ValueError, match="y_from"):
-        model.transfer(x, torch.tensor([0]), y)
-    with pytest.raises(ValueError, match="beta"):
-        model.elbo(x, y, beta=-1.0)
-    with pytest.raises(ValueError, match="num_samples"):
-        model.elbo(x, y, num_samples=0)
-    with pytest.raises(ValueError, match=r"\bz\b"):
-        model.decoder(torch.zeros(3, Z_DIM), y)  # 3 codes, 2 labels
-    with pytest.raises(ValueError, match=r"\bz\b"):
-        model.prior.log_prob(torch.zeros(3, Z_DIM), y)
-    with pytest.raises(ValueError, match="n_per_class"):
-        model.class_labels(0)
-    learned = _model(learned_prior=True)
-    x3 = torch.zeros(3, X_DIM)
-    for m in (model, learned):  # 3 examples, 2 labels: named, not broadcast
-        with pytest.raises(ValueError, match=r"\by\b"):
-            m.kl_per_dim(x3, y)
 
 
 # ------------------------------------------------------------------------------ shapes
@@ -452,42 +377,97 @@ def test_linear_unconditional_evidence_and_bayes_classifier(dtype) -> None:
     assert float(p_y_given_x.max(-1).values.mean()) > 0.5  # an informative classifier, not p(y) itself
 
 
-def test_linear_class_prior_bad_inputs_are_named() -> None:
-    model = _linear()
-    x = torch.zeros(2, 5, dtype=F64)
-    with pytest.raises(ValueError, match="log_p_y"):
-        model.log_p_x(x, torch.zeros(3, dtype=F64))  # not normalised
-    with pytest.raises(ValueError, match="log_p_y"):
-        model.log_p_y_given_x(x, torch.full((2,), -math.log(2), dtype=F64))  # wrong number of classes
-    with pytest.raises(TypeError, match="log_p_y"):
-        model.log_p_x(x, torch.full((3,), -math.log(3)))  # float32 for a float64 model
-    with pytest.raises(TypeError, match=r"\bx\b"):
-        model.log_p_x([[0.0] * 5])  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"\bx\b"):
-        model.log_p_y_given_x(torch.zeros(2, 4, dtype=F64))
+# ------------------------------------------------------------------------------ bad inputs
+_G = torch.Generator().manual_seed(0)
+_X, _Y = _data("categorical", 2, _G)
+_W = torch.randn(5, 2, dtype=F64, generator=torch.Generator().manual_seed(1))
+_X5 = torch.zeros(2, 5, dtype=F64)
+_CVAE_METHODS_OF_Y = ["elbo", "elbo_terms", "log_importance_weights", "reconstruct", "encode"]
+_CVAE_METHODS_OF_X = ["elbo", "elbo_terms", "log_importance_weights", "reconstruct", "transfer"]
 
 
-def test_linear_bad_inputs_are_named() -> None:
-    W = torch.randn(5, 2, dtype=F64)
-    with pytest.raises(ValueError, match=r"\bb\b"):
-        ConditionalLinearGaussian(W, torch.zeros(3, 4, dtype=F64), torch.zeros(3, 2, dtype=F64), 0.5)
-    with pytest.raises(ValueError, match=r"\bm\b"):
-        ConditionalLinearGaussian(W, torch.zeros(3, 5, dtype=F64), torch.zeros(3, 3, dtype=F64), 0.5)
-    with pytest.raises(TypeError, match=r"\bm\b"):
-        ConditionalLinearGaussian(W, torch.zeros(3, 5, dtype=F64), torch.zeros(3, 2), 0.5)
-    with pytest.raises(ValueError, match="classes"):
-        ConditionalLinearGaussian(W, torch.zeros(3, 5, dtype=F64), torch.zeros(2, 2, dtype=F64), 0.5)
-    with pytest.raises(ValueError, match="sigma2"):
-        ConditionalLinearGaussian(W, torch.zeros(3, 5, dtype=F64), torch.zeros(3, 2, dtype=F64), -1.0)
-    model = ConditionalLinearGaussian(W, torch.zeros(3, 5, dtype=F64), torch.zeros(3, 2, dtype=F64), 0.5)
-    x = torch.zeros(2, 5, dtype=F64)
-    with pytest.raises(ValueError, match=r"\by\b"):
-        model.log_marginal(x, torch.tensor([0, 3]))
-    with pytest.raises(TypeError, match=r"\by\b"):
-        model.posterior(x, torch.tensor([0.0, 1.0]))
-    with pytest.raises(ValueError, match=r"\bx\b"):
-        model.log_marginal(torch.zeros(2, 4, dtype=F64), torch.tensor([0, 1]))
-    with pytest.raises(TypeError, match=r"\bx\b"):
-        model.log_marginal(torch.zeros(2, 5), torch.tensor([0, 1]))
-    with pytest.raises(ValueError, match=r"\bx\b"):
-        model.elbo(torch.full((2, 5), float("nan"), dtype=F64), torch.tensor([0, 1]), torch.zeros(2, 2, dtype=F64), torch.zeros(2, 2, dtype=F64))
+def _linear_model():
+    return ConditionalLinearGaussian(_W, torch.zeros(3, 5, dtype=F64), torch.zeros(3, 2, dtype=F64), 0.5)
+
+
+def _cvae_x(likelihood, method, x):
+    y = torch.tensor([0, 1])
+    return getattr(_model(likelihood), method)(*{"transfer": (x, y, y)}.get(method, (x, y)))
+
+
+BAD_INPUTS = [
+    # the CVAE's labels and data, through each public method
+    *[reject(f"{method}-y-{i}", lambda method=method, y=y: getattr(_model(), method)(_X, y), error, "y")
+      for method in _CVAE_METHODS_OF_Y
+      for i, (y, error) in enumerate([
+          (torch.tensor([0.0, 1.0]), TypeError),  # float labels
+          ([0, 1], TypeError),
+          (torch.tensor([0, 1], dtype=torch.int32), TypeError),
+          (torch.tensor([[0, 1]]), ValueError),  # 2-D
+          (torch.tensor(0), ValueError),  # 0-dim
+          (torch.tensor([0, 1, 2]), ValueError),  # wrong length
+          (torch.tensor([0, C]), ValueError),  # out of range
+          (torch.tensor([-1, 0]), ValueError),
+      ])],
+    *[reject(f"{method}-x-{likelihood}-{i}", lambda method=method, likelihood=likelihood, x=x: _cvae_x(likelihood, method, x),
+             error, "x")
+      for method in _CVAE_METHODS_OF_X
+      for i, (likelihood, x, error) in enumerate([
+          ("categorical", torch.full((2, X_DIM), 0.5), ValueError),  # not a level
+          ("categorical", torch.full((2, X_DIM), float(L)), ValueError),  # out of range
+          ("bernoulli", torch.full((2, X_DIM), 0.5), ValueError),
+          ("gaussian", torch.full((2, X_DIM), float("nan")), ValueError),
+          ("gaussian", torch.zeros(2, X_DIM + 1), ValueError),
+          ("gaussian", torch.zeros(X_DIM), ValueError),
+          ("gaussian", torch.zeros(2, X_DIM, dtype=F64), TypeError),  # the model is float32
+          ("gaussian", torch.zeros(2, X_DIM, dtype=torch.int64), TypeError),
+          ("gaussian", [[0.0] * X_DIM] * 2, TypeError),
+      ])],
+    # the constructor, transfer and the parts
+    reject("CVAE-config", lambda: CVAE({"z_dim": 2}), TypeError, "config"),
+    *[reject(f"CVAE-num_classes-{bad!r}", lambda bad=bad: CVAE(_config(), num_classes=bad), error, "num_classes")
+      for bad, error in ((1, ValueError), (0, ValueError), (2.0, TypeError), (True, TypeError))],
+    reject("CVAE-learned_prior", lambda: CVAE(_config(), learned_prior=1), TypeError, "learned_prior"),
+    reject("transfer-y_to", lambda: _model().transfer(_X, _Y, torch.tensor([0, C])), ValueError, "y_to"),
+    reject("transfer-y_from", lambda: _model().transfer(_X, torch.tensor([0]), _Y), ValueError, "y_from"),
+    reject("elbo-beta", lambda: _model().elbo(_X, _Y, beta=-1.0), ValueError, "beta"),
+    reject("elbo-num_samples", lambda: _model().elbo(_X, _Y, num_samples=0), ValueError, "num_samples"),
+    reject("decoder-z-batch", lambda: _model().decoder(torch.zeros(3, Z_DIM), _Y), ValueError, "z"),  # 3 codes, 2 labels
+    reject("prior-z-batch", lambda: _model().prior.log_prob(torch.zeros(3, Z_DIM), _Y), ValueError, "z"),
+    reject("class_labels-n_per_class", lambda: _model().class_labels(0), ValueError, "n_per_class"),
+    *[reject(f"kl_per_dim-y-batch-{kind}", lambda learned=learned: _model(learned_prior=learned).kl_per_dim(
+        torch.zeros(3, X_DIM), _Y), ValueError, "y")  # 3 examples, 2 labels: named, not broadcast
+      for kind, learned in (("standard", False), ("learned", True))],
+    # the conditional linear-Gaussian model
+    reject("linear-log_p_y-not-normalised", lambda: _linear().log_p_x(_X5, torch.zeros(3, dtype=F64)), ValueError,
+           "log_p_y"),
+    reject("linear-log_p_y-classes", lambda: _linear().log_p_y_given_x(_X5, torch.full((2,), -math.log(2), dtype=F64)),
+           ValueError, "log_p_y"),
+    reject("linear-log_p_y-dtype", lambda: _linear().log_p_x(_X5, torch.full((3,), -math.log(3))), TypeError, "log_p_y"),
+    reject("linear-x-list", lambda: _linear().log_p_x([[0.0] * 5]), TypeError, "x"),
+    reject("linear-x-size", lambda: _linear().log_p_y_given_x(torch.zeros(2, 4, dtype=F64)), ValueError, "x"),
+    reject("ConditionalLinearGaussian-b", lambda: ConditionalLinearGaussian(
+        _W, torch.zeros(3, 4, dtype=F64), torch.zeros(3, 2, dtype=F64), 0.5), ValueError, "b"),
+    reject("ConditionalLinearGaussian-m-size", lambda: ConditionalLinearGaussian(
+        _W, torch.zeros(3, 5, dtype=F64), torch.zeros(3, 3, dtype=F64), 0.5), ValueError, "m"),
+    reject("ConditionalLinearGaussian-m-dtype", lambda: ConditionalLinearGaussian(
+        _W, torch.zeros(3, 5, dtype=F64), torch.zeros(3, 2), 0.5), TypeError, "m"),
+    reject("ConditionalLinearGaussian-classes", lambda: ConditionalLinearGaussian(
+        _W, torch.zeros(3, 5, dtype=F64), torch.zeros(2, 2, dtype=F64), 0.5), ValueError, "classes"),
+    reject("ConditionalLinearGaussian-sigma2", lambda: ConditionalLinearGaussian(
+        _W, torch.zeros(3, 5, dtype=F64), torch.zeros(3, 2, dtype=F64), -1.0), ValueError, "sigma2"),
+    reject("linear-y-range", lambda: _linear_model().log_marginal(_X5, torch.tensor([0, 3])), ValueError, "y"),
+    reject("linear-y-float", lambda: _linear_model().posterior(_X5, torch.tensor([0.0, 1.0])), TypeError, "y"),
+    reject("linear-x-event", lambda: _linear_model().log_marginal(torch.zeros(2, 4, dtype=F64), torch.tensor([0, 1])),
+           ValueError, "x"),
+    reject("linear-x-dtype", lambda: _linear_model().log_marginal(torch.zeros(2, 5), torch.tensor([0, 1])), TypeError,
+           "x"),
+    reject("linear-elbo-x-nan", lambda: _linear_model().elbo(
+        torch.full((2, 5), float("nan"), dtype=F64), torch.tensor([0, 1]), torch.zeros(2, 2, dtype=F64),
+        torch.zeros(2, 2, dtype=F64)), ValueError, "x"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), BAD_INPUTS)
+def test_bad_input_is_refused_by_name(call, error, pattern) -> None:
+    assert_rejected(call, error, pattern)
