@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from bad_inputs import assert_rejected, reject
 from torch import nn
 from torch.distributions import Bernoulli, Categorical, Independent, Normal
 
@@ -47,39 +48,6 @@ def test_config_defaults_are_the_digits_model() -> None:
     model = VAE.from_config()
     assert model.decoder.net[-1].out_features == 64 * 17 and model.encoder.net[-1].out_features == 2 * 16
     assert sum(isinstance(m, nn.Linear) for m in model.encoder.net) == 3  # two hidden layers + output
-
-
-@pytest.mark.parametrize(
-    ("field", "value", "error"),
-    [
-        ("x_dim", 0, ValueError),
-        ("x_dim", 2.0, TypeError),
-        ("z_dim", True, TypeError),
-        ("hidden", -1, ValueError),
-        ("num_hidden_layers", 0, ValueError),
-        ("num_levels", 1, ValueError),
-        ("likelihood", "poisson", ValueError),
-        ("activation", "sigmoidal", ValueError),
-        ("decoder_log_var", 0.0, ValueError),  # not with the (default) categorical likelihood
-        ("decoder_dropout", 1.0, ValueError),
-        ("decoder_dropout", -0.1, ValueError),
-        ("decoder_dropout", "0.1", TypeError),
-    ],
-)
-def test_config_rejects_bad_fields(field: str, value: object, error: type) -> None:
-    with pytest.raises(error, match=rf"\b{field}\b"):
-        VAEConfig(**{field: value})  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(("value", "error"), [(float("nan"), ValueError), ("-1", TypeError), (float("inf"), ValueError)])
-def test_config_rejects_bad_decoder_log_var(value: object, error: type) -> None:
-    with pytest.raises(error, match="decoder_log_var"):
-        VAEConfig(likelihood="gaussian", decoder_log_var=value)  # type: ignore[arg-type]
-
-
-def test_vae_needs_a_config() -> None:
-    with pytest.raises(TypeError, match="config"):
-        VAE.from_config({"z_dim": 2})  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------- Encoder
@@ -334,50 +302,6 @@ def test_sample_and_reconstruct(likelihood: str, gen) -> None:
     assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize(
-    ("likelihood", "x", "error"),
-    [
-        ("categorical", torch.full((2, X_DIM), 0.5), ValueError),  # not a level
-        ("categorical", torch.full((2, X_DIM), float(L)), ValueError),  # out of range
-        ("categorical", torch.full((2, X_DIM), -1.0), ValueError),
-        ("bernoulli", torch.full((2, X_DIM), 0.5), ValueError),  # not 0/1
-        ("gaussian", torch.full((2, X_DIM), float("nan")), ValueError),
-        ("gaussian", torch.zeros(2, X_DIM + 1), ValueError),  # wrong x_dim
-        ("gaussian", torch.zeros(X_DIM), ValueError),  # no batch dimension
-        ("gaussian", torch.zeros(3, 2, X_DIM), ValueError),
-        ("gaussian", torch.zeros(2, X_DIM, dtype=F64), TypeError),  # the model is float32
-        ("gaussian", torch.zeros(2, X_DIM, dtype=torch.int64), TypeError),
-        ("gaussian", [[0.0] * X_DIM], TypeError),
-    ],
-)
-@pytest.mark.parametrize("method", ["elbo", "elbo_terms", "kl_per_dim", "reconstruct", "log_importance_weights"])
-def test_vae_bad_x_is_named(likelihood: str, x: object, error: type, method: str) -> None:
-    model = _model(likelihood)
-    with pytest.raises(error, match=r"\bx\b"):
-        getattr(model, method)(x)
-
-
-def test_bad_arguments_are_named(gen) -> None:
-    model = _model()
-    x = _data("categorical", 2, gen)
-    for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)):
-        with pytest.raises(error, match="num_samples"):
-            model.elbo(x, num_samples=bad)  # type: ignore[arg-type]
-        with pytest.raises(error, match=r"\bn\b"):
-            model.sample(bad)  # type: ignore[arg-type]
-    for bad_beta, error in ((-0.5, ValueError), (float("nan"), ValueError), ("1", TypeError)):
-        with pytest.raises(error, match="beta"):
-            model.elbo(x, beta=bad_beta)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="keyword-only"):
-        model.elbo(x, 3)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"\bz\b"):
-        model.decoder.mean(torch.zeros(2, Z_DIM + 1))
-    with pytest.raises(TypeError, match=r"\bz\b"):
-        model.decoder.sample(torch.zeros(2, Z_DIM, dtype=F64))
-    with pytest.raises(ValueError, match=r"\bz\b"):
-        model.decoder.mean(torch.full((2, Z_DIM), float("nan")))
-
-
 def test_float64_model_end_to_end(gen) -> None:
     model = _model(dtype=F64)
     assert model.dtype == F64 and model.prior.mu_p.dtype == F64
@@ -411,3 +335,64 @@ def test_save_and_load_rebuild_the_model(tmp_path) -> None:
     own = VAE(Encoder(_config("categorical")), Decoder(_config("categorical")), StandardNormalPrior(Z_DIM))
     with pytest.raises(TypeError, match="state_dict"):
         own.save(tmp_path / "own.pt")
+
+
+# ------------------------------------------------------------------------------ bad inputs
+_X = _data("categorical", 2, torch.Generator().manual_seed(0))
+
+BAD_INPUTS = [
+    # VAEConfig and the book's VAE
+    *[reject(f"VAEConfig-{field}-{value!r}", lambda field=field, value=value: VAEConfig(**{field: value}), error, field)
+      for field, value, error in [
+        ("x_dim", 0, ValueError),
+        ("x_dim", 2.0, TypeError),
+        ("z_dim", True, TypeError),
+        ("hidden", -1, ValueError),
+        ("num_hidden_layers", 0, ValueError),
+        ("num_levels", 1, ValueError),
+        ("likelihood", "poisson", ValueError),
+        ("activation", "sigmoidal", ValueError),
+        ("decoder_log_var", 0.0, ValueError),  # not with the (default) categorical likelihood
+        ("decoder_dropout", 1.0, ValueError),
+        ("decoder_dropout", -0.1, ValueError),
+        ("decoder_dropout", "0.1", TypeError),
+      ]],
+    *[reject(f"VAEConfig-decoder_log_var-{value!r}",
+             lambda value=value: VAEConfig(likelihood="gaussian", decoder_log_var=value), error, "decoder_log_var")
+      for value, error in [(float("nan"), ValueError), ("-1", TypeError), (float("inf"), ValueError)]],
+    reject("VAE.from_config-config", lambda: VAE.from_config({"z_dim": 2}), TypeError, "config"),
+    # the data, through each public method
+    *[reject(f"{method}-x-{likelihood}-{i}", lambda method=method, likelihood=likelihood, x=x: getattr(_model(likelihood),
+                                                                                                      method)(x),
+             error, "x")
+      for method in ["elbo", "elbo_terms", "kl_per_dim", "reconstruct", "log_importance_weights"]
+      for i, (likelihood, x, error) in enumerate([
+        ("categorical", torch.full((2, X_DIM), 0.5), ValueError),  # not a level
+        ("categorical", torch.full((2, X_DIM), float(L)), ValueError),  # out of range
+        ("categorical", torch.full((2, X_DIM), -1.0), ValueError),
+        ("bernoulli", torch.full((2, X_DIM), 0.5), ValueError),  # not 0/1
+        ("gaussian", torch.full((2, X_DIM), float("nan")), ValueError),
+        ("gaussian", torch.zeros(2, X_DIM + 1), ValueError),  # wrong x_dim
+        ("gaussian", torch.zeros(X_DIM), ValueError),  # no batch dimension
+        ("gaussian", torch.zeros(3, 2, X_DIM), ValueError),
+        ("gaussian", torch.zeros(2, X_DIM, dtype=F64), TypeError),  # the model is float32
+        ("gaussian", torch.zeros(2, X_DIM, dtype=torch.int64), TypeError),
+        ("gaussian", [[0.0] * X_DIM], TypeError),
+      ])],
+    # the options, and the decoder's codes
+    *[reject(f"elbo-num_samples-{bad!r}", lambda bad=bad: _model().elbo(_X, num_samples=bad), error, "num_samples")
+      for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError))],
+    *[reject(f"sample-n-{bad!r}", lambda bad=bad: _model().sample(bad), error, "n")
+      for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError))],
+    *[reject(f"elbo-beta-{bad!r}", lambda bad=bad: _model().elbo(_X, beta=bad), error, "beta")
+      for bad, error in ((-0.5, ValueError), (float("nan"), ValueError), ("1", TypeError))],
+    reject("elbo-positional-option", lambda: _model().elbo(_X, 3), TypeError, "keyword-only"),
+    reject("decoder.mean-z-size", lambda: _model().decoder.mean(torch.zeros(2, Z_DIM + 1)), ValueError, "z"),
+    reject("decoder.sample-z-dtype", lambda: _model().decoder.sample(torch.zeros(2, Z_DIM, dtype=F64)), TypeError, "z"),
+    reject("decoder.mean-z-nan", lambda: _model().decoder.mean(torch.full((2, Z_DIM), float("nan"))), ValueError, "z"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), BAD_INPUTS)
+def test_bad_input_is_refused_by_name(call, error, pattern) -> None:
+    assert_rejected(call, error, pattern)
