@@ -412,7 +412,7 @@ _THETA = torch.ones(2, requires_grad=True)
 
 
 # ------------------------------------------------------------------------------ bad inputs
-ESTIMATORS = [("score", score_function_grad), ("pathwise", pathwise_grad)]
+GRADIENT_ESTIMATORS = [("score", score_function_grad), ("pathwise", pathwise_grad)]
 
 
 def _estimate(func, f=None, **bad):
@@ -428,17 +428,17 @@ def _snr(**bad):
 BAD_INPUTS = [
     # score_function_grad and pathwise_grad: the parameters, K, and f
     *[reject(f"{name}-{arg}-{kind}", lambda func=func, arg=arg, make=make: _estimate(func, **{arg: make()}), error, arg)
-      for name, func in ESTIMATORS for arg in ("mu", "log_var") for kind, make, error in BAD],
+      for name, func in GRADIENT_ESTIMATORS for arg in ("mu", "log_var") for kind, make, error in BAD],
     *[reject(f"{name}-log_var-shape", lambda func=func: _estimate(func, mu=_good((2, D)), log_var=_good((D,))),
              ValueError, "log_var")
-      for name, func in ESTIMATORS],
+      for name, func in GRADIENT_ESTIMATORS],
     *[reject(f"{name}-num_samples-{num_samples!r}", lambda func=func, n=num_samples: _estimate(func, num_samples=n),
              error, "num_samples")
-      for name, func in ESTIMATORS
+      for name, func in GRADIENT_ESTIMATORS
       for num_samples, error in [(1, ValueError), (0, ValueError), (-5, ValueError), (2.0, TypeError),
                                  (True, TypeError), ("100", TypeError), (None, TypeError)]],
     *[reject(f"{name}-f-{kind}", lambda func=func, f=f: _estimate(func, f), error, "f")
-      for name, func in ESTIMATORS for kind, f, error in BAD_F],
+      for name, func in GRADIENT_ESTIMATORS for kind, f, error in BAD_F],
     *[reject(f"pathwise-f-{kind}", lambda f=f: _estimate(pathwise_grad, f), ValueError, r"\bf\(z\) is not differentiable")
       for kind, f in NOT_DIFFERENTIABLE],
     reject("pathwise-f-non-finite-gradient", lambda: _estimate(pathwise_grad, lambda z: torch.sqrt(z * 0.0).sum(-1)),
