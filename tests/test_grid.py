@@ -9,37 +9,17 @@ import math
 import pytest
 import torch
 from bad_inputs import assert_rejected, reject
+from linear_gaussian_cases import F64, X_DIM, Z_DIM, exact_close, random_model, sample_x
 from torch.distributions import Normal, kl_divergence
 
 from vae_edu.exact import (
     MAX_GRID_NODES,
-    LinearGaussian,
     fit_normal_grid,
     kl_grid_normal,
     kl_normal_grid,
     log_marginal_grid,
     log_posterior_grid,
 )
-
-F32, F64 = torch.float32, torch.float64
-X_DIM, Z_DIM = 5, 2
-
-
-def _model(dtype=F64, x_dim: int = X_DIM, z_dim: int = Z_DIM, sigma2: float = 0.4, seed: int = 0) -> LinearGaussian:
-    gen = torch.Generator().manual_seed(seed)
-    W = torch.randn(x_dim, z_dim, generator=gen, dtype=F64)
-    b = torch.randn(x_dim, generator=gen, dtype=F64)
-    return LinearGaussian(W.to(dtype), b.to(dtype), sigma2)
-
-
-def _x(model: LinearGaussian, batch_shape, gen) -> torch.Tensor:
-    n = max(1, math.prod(batch_shape))
-    return model.sample(n, generator=gen).reshape(*batch_shape, model.x_dim)
-
-
-def _close(dtype) -> dict[str, float]:
-    return {"rtol": 1e-5, "atol": 1e-4} if dtype == F32 else {"rtol": 1e-10, "atol": 1e-10}
-
 
 def _log_normal_1d(z: torch.Tensor, mu: float, var: float) -> torch.Tensor:
     return Normal(torch.tensor(mu, dtype=z.dtype), torch.tensor(var, dtype=z.dtype).sqrt()).log_prob(z)
@@ -53,11 +33,11 @@ def _mixture_1d(z: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------------------ quadrature
 @pytest.mark.parametrize("z_dim", [1, 2])
 def test_grid_quadrature_is_exact_for_the_linear_model(z_dim, batch_shape, dtype, gen) -> None:
-    model = _model(dtype, z_dim=z_dim, sigma2=1.0)
-    x = _x(model, batch_shape, gen)
+    model = random_model(dtype, z_dim=z_dim, sigma2=1.0)
+    x = sample_x(model, batch_shape, gen)
     got = log_marginal_grid(model.log_p_x_given_z, x, z_dim, num_points=301 if z_dim == 1 else 151)
     assert got.shape == batch_shape and got.dtype == dtype
-    torch.testing.assert_close(got, model.log_marginal(x), **_close(dtype))
+    torch.testing.assert_close(got, model.log_marginal(x), **exact_close(dtype))
 
 
 def test_grid_quadrature_of_a_nonlinear_decoder_matches_scipy() -> None:
@@ -77,8 +57,8 @@ def test_grid_quadrature_of_a_nonlinear_decoder_matches_scipy() -> None:
 
 @pytest.mark.parametrize("batch_shape", [(), (4,), (2, 3)])
 def test_posterior_grid_is_the_exact_posterior_of_the_linear_model(batch_shape, gen) -> None:
-    model = _model(z_dim=1)
-    x = _x(model, batch_shape, gen)
+    model = random_model(z_dim=1)
+    x = sample_x(model, batch_shape, gen)
     z, log_post = log_posterior_grid(model.log_p_x_given_z, x, num_points=2001)
     assert z.shape == (2001,) and log_post.shape == (2001, *batch_shape)
     mu, cov = model.posterior(x)  # (..., 1), (..., 1, 1)
@@ -156,8 +136,8 @@ def test_fit_keeps_float32() -> None:
 
 
 # ------------------------------------------------------------------------------ bad inputs
-G = _model()
-G1 = _model(z_dim=1)
+G = random_model()
+G1 = random_model(z_dim=1)
 Z = torch.linspace(-5, 5, 101, dtype=F64)
 LOG_P = _log_normal_1d(Z, 0.0, 1.0)
 M0, LV0 = torch.tensor(0.0, dtype=F64), torch.tensor(0.0, dtype=F64)

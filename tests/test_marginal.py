@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 from bad_inputs import BAD, assert_rejected, reject
+from linear_gaussian_cases import F32, F64, X_DIM, Z_DIM, exact_close, random_model, sample_x
 from torch.distributions import MultivariateNormal, Normal
 
 from vae_edu.estimators import importance_log_mean
@@ -20,26 +21,6 @@ from vae_edu.exact import (
     log_weight_moment_prior,
     num_samples_for_relative_error,
 )
-
-F32, F64 = torch.float32, torch.float64
-X_DIM, Z_DIM = 5, 2
-
-
-def _model(dtype=F64, x_dim: int = X_DIM, z_dim: int = Z_DIM, sigma2: float = 0.4, seed: int = 0) -> LinearGaussian:
-    gen = torch.Generator().manual_seed(seed)
-    W = torch.randn(x_dim, z_dim, generator=gen, dtype=F64)
-    b = torch.randn(x_dim, generator=gen, dtype=F64)
-    return LinearGaussian(W.to(dtype), b.to(dtype), sigma2)
-
-
-def _x(model: LinearGaussian, batch_shape, gen) -> torch.Tensor:
-    n = max(1, math.prod(batch_shape))
-    return model.sample(n, generator=gen).reshape(*batch_shape, model.x_dim)
-
-
-def _close(dtype) -> dict[str, float]:
-    return {"rtol": 1e-5, "atol": 1e-4} if dtype == F32 else {"rtol": 1e-10, "atol": 1e-10}
-
 
 def _proposal(model: LinearGaussian, x: torch.Tensor, shift: float, scale: float):
     """$q = \\mathcal N(\\mu_{post} + \\text{shift}, \\text{scale}\\cdot\\Sigma_{post})$."""
@@ -63,8 +44,8 @@ def _assert_moment_by_sampling(log_w, log_p_x, log_m2, log_m4, n_se: float = 4.0
 # ---------------------------------------------------------------------- importance weights
 def test_importance_weights_match_an_independent_computation(dtype) -> None:
     """Same noise, same z: the weights agree with ``torch.distributions``, for a batch of x and q."""
-    model = _model(dtype)
-    x = _x(model, (4,), torch.Generator().manual_seed(1))
+    model = random_model(dtype)
+    x = sample_x(model, (4,), torch.Generator().manual_seed(1))
     mu_q, cov_q = _proposal(model, x, shift=0.3, scale=2.0)  # (4, d), (4, d, d)
     log_w = log_importance_weights_gaussian(
         model.log_p_x_given_z, x, mu_q, cov_q, num_samples=7, generator=torch.Generator().manual_seed(2)
@@ -77,19 +58,19 @@ def test_importance_weights_match_an_independent_computation(dtype) -> None:
     log_lik = Normal(z @ W.T + b, s2.sqrt()).log_prob(x.double()).sum(-1)
     prior = MultivariateNormal(torch.zeros(Z_DIM, dtype=F64), torch.eye(Z_DIM, dtype=F64))
     ref = log_lik + prior.log_prob(z) - q.log_prob(z)
-    torch.testing.assert_close(log_w.double(), ref, **_close(dtype))
+    torch.testing.assert_close(log_w.double(), ref, **exact_close(dtype))
 
 
 def test_importance_weights_broadcast_one_q_against_a_batch(gen) -> None:
-    model = _model()
-    x = _x(model, (2, 3), gen)
+    model = random_model()
+    x = sample_x(model, (2, 3), gen)
     log_w = log_importance_weights_gaussian(model.log_p_x_given_z, x, torch.zeros(Z_DIM, dtype=F64), torch.eye(Z_DIM, dtype=F64), num_samples=5, generator=gen)
     assert log_w.shape == (5, 2, 3)
 
 
 def test_importance_weights_are_constant_at_the_posterior(batch_shape, gen) -> None:
-    model = _model()
-    x = _x(model, batch_shape, gen)
+    model = random_model()
+    x = sample_x(model, batch_shape, gen)
     mu, cov = model.posterior(x)
     log_w = log_importance_weights_gaussian(model.log_p_x_given_z, x, mu, cov, num_samples=1000, generator=gen)
     assert (log_w - model.log_marginal(x)).abs().max() < 1e-10
@@ -97,8 +78,8 @@ def test_importance_weights_are_constant_at_the_posterior(batch_shape, gen) -> N
 
 def test_importance_sampling_is_unbiased(gen) -> None:
     """$\\hat p(x)$ from a wide, shifted proposal: within 4 standard errors of the exact $p(x)$."""
-    model = _model()
-    x = _x(model, (3,), gen)
+    model = random_model()
+    x = sample_x(model, (3,), gen)
     mu_q, cov_q = _proposal(model, x, shift=0.5, scale=3.0)
     log_w = log_importance_weights_gaussian(model.log_p_x_given_z, x, mu_q, cov_q, num_samples=50_000, generator=gen)
     log_p_hat, se = importance_log_mean(log_w)
@@ -108,29 +89,29 @@ def test_importance_sampling_is_unbiased(gen) -> None:
 
 # ----------------------------------------------------------------- exact moments of the weights
 def test_first_moment_is_the_marginal(batch_shape, dtype, gen) -> None:
-    model = _model(dtype)
-    x = _x(model, batch_shape, gen)
+    model = random_model(dtype)
+    x = sample_x(model, batch_shape, gen)
     got = log_weight_moment_prior(model, x, order=1)
     assert got.shape == batch_shape and got.dtype == dtype
-    torch.testing.assert_close(got, model.log_marginal(x), **_close(dtype))
+    torch.testing.assert_close(got, model.log_marginal(x), **exact_close(dtype))
     mu_q, cov_q = _proposal(model, x, shift=0.7, scale=1.8)
-    torch.testing.assert_close(log_weight_moment(model, x, mu_q, cov_q, order=1), model.log_marginal(x), **_close(dtype))
+    torch.testing.assert_close(log_weight_moment(model, x, mu_q, cov_q, order=1), model.log_marginal(x), **exact_close(dtype))
 
 
 @pytest.mark.parametrize("order", [2, 3, 4])
 def test_prior_moments_two_derivations_agree(order, batch_shape, dtype, gen) -> None:
     """The sharper-noise marginal ($\\sigma^2/n$) and the Gaussian integral with $q = p(z)$."""
-    model = _model(dtype)
-    x = _x(model, batch_shape, gen)
+    model = random_model(dtype)
+    x = sample_x(model, batch_shape, gen)
     prior_mu, prior_cov = torch.zeros(Z_DIM, dtype=dtype), torch.eye(Z_DIM, dtype=dtype)
     got = log_weight_moment_prior(model, x, order)
     assert got.shape == batch_shape and got.dtype == dtype
-    torch.testing.assert_close(got, log_weight_moment(model, x, prior_mu, prior_cov, order), **_close(dtype))
+    torch.testing.assert_close(got, log_weight_moment(model, x, prior_mu, prior_cov, order), **exact_close(dtype))
 
 
 def test_prior_second_moment_by_sampling(gen) -> None:
-    model = _model()
-    x = _x(model, (3,), gen)
+    model = random_model()
+    x = sample_x(model, (3,), gen)
     log_p_x = model.log_marginal(x)
     z = torch.randn(400_000, 1, Z_DIM, generator=gen, dtype=F64)  # z ~ p(z), (K, 1, d)
     log_w = model.log_p_x_given_z(x, z)  # naive Monte Carlo weights p(x|z), (K, 3)
@@ -139,8 +120,8 @@ def test_prior_second_moment_by_sampling(gen) -> None:
 
 @pytest.mark.parametrize(("shift", "scale"), [(0.0, 1.5), (0.1, 1.0), (-0.1, 3.0), (0.0, 0.9), (0.3, 2.0)])
 def test_gaussian_proposal_second_moment_by_sampling(shift, scale, gen) -> None:
-    model = _model()
-    x = _x(model, (2,), gen)
+    model = random_model()
+    x = sample_x(model, (2,), gen)
     mu_q, cov_q = _proposal(model, x, shift, scale)
     log_w = log_importance_weights_gaussian(model.log_p_x_given_z, x, mu_q, cov_q, num_samples=200_000, generator=gen)
     m2, m4 = (log_weight_moment(model, x, mu_q, cov_q, n) for n in (2, 4))
@@ -150,8 +131,8 @@ def test_gaussian_proposal_second_moment_by_sampling(shift, scale, gen) -> None:
 @pytest.mark.parametrize("order", [2, 3])
 def test_gaussian_proposal_moment_by_quadrature(order, gen) -> None:
     """$p(x)^n\\int p(z|x)^n q^{1-n}dz$ on a 2-D grid, with a correlated posterior and a rotated $q$."""
-    model = _model()
-    x = _x(model, (), gen)
+    model = random_model()
+    x = sample_x(model, (), gen)
     mu, cov = model.posterior(x)
     mu_q = mu + torch.tensor([0.3, -0.2], dtype=F64)
     cov_q = torch.tensor([[1.0, 0.3], [0.3, 0.5]], dtype=F64)
@@ -166,7 +147,7 @@ def test_gaussian_proposal_moment_by_quadrature(order, gen) -> None:
 def test_moments_at_the_posterior_and_the_finite_variance_boundary() -> None:
     """Zero variance at $q = p(z|x)$; with $\\Sigma_q = c\\,\\Sigma_{post}$ the second moment is
     $p(x)^2 (c/\\sqrt{2c-1})^d$ and infinite for $c \\le 1/2$."""
-    model = _model(z_dim=3, x_dim=6)
+    model = random_model(z_dim=3, x_dim=6)
     x = model.sample(4, generator=torch.Generator().manual_seed(3))
     mu, cov = model.posterior(x)
     log_p_x = model.log_marginal(x)
@@ -183,8 +164,8 @@ def test_moments_at_the_posterior_and_the_finite_variance_boundary() -> None:
 
 
 def test_moment_is_infinite_only_where_the_proposal_is_too_narrow(gen) -> None:
-    model = _model()
-    x = _x(model, (3,), gen)
+    model = random_model()
+    x = sample_x(model, (3,), gen)
     mu, cov = model.posterior(x)
     scale = torch.tensor([0.3, 1.0, 2.0], dtype=F64)[:, None, None]  # one proposal width per x
     got = log_weight_moment(model, x, mu, scale * cov)
@@ -209,8 +190,8 @@ def test_log_relative_variance_values(dtype) -> None:
 
 def test_log_relative_variance_matches_the_sample_variance(gen) -> None:
     """$\\rho$ is what ``importance_log_mean``'s standard error estimates: $\\mathrm{se}^2 K \\to \\rho$."""
-    model = _model()
-    x = _x(model, (), gen)
+    model = random_model()
+    x = sample_x(model, (), gen)
     mu_q, cov_q = _proposal(model, x, 0.3, 2.0)
     log_rho = log_relative_variance(log_weight_moment(model, x, mu_q, cov_q), model.log_marginal(x))
     log_w = log_importance_weights_gaussian(model.log_p_x_given_z, x, mu_q, cov_q, num_samples=400_000, generator=gen)
@@ -234,7 +215,7 @@ def test_num_samples_for_relative_error(dtype) -> None:
 def test_log_importance_weights_is_the_deprecated_name_of_the_gaussian_one() -> None:
     from vae_edu.exact import log_importance_weights
 
-    model = _model()
+    model = random_model()
     x = torch.randn(4, X_DIM, dtype=F64, generator=torch.Generator().manual_seed(1))
     mu, cov = torch.zeros(Z_DIM, dtype=F64), torch.eye(Z_DIM, dtype=F64)
     with pytest.warns(DeprecationWarning, match="call log_importance_weights_gaussian"):
@@ -246,9 +227,9 @@ def test_log_importance_weights_is_the_deprecated_name_of_the_gaussian_one() -> 
 
 
 # ------------------------------------------------------------------------------ bad inputs
-M3 = _model(F32, x_dim=3, z_dim=3)  # event dimension 3 for both x and mu_q, as bad_inputs.BAD expects
+M3 = random_model(F32, x_dim=3, z_dim=3)  # event dimension 3 for both x and mu_q, as bad_inputs.BAD expects
 GOOD_Q = {"x": torch.zeros(2, 3), "mu_q": torch.zeros(2, 3), "cov_q": torch.eye(3)}
-M = _model()
+M = random_model()
 
 
 def _weights(**bad):

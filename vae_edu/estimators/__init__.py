@@ -16,42 +16,21 @@ Book: *The Gaussian KL, derived and checked*.
 
 from __future__ import annotations
 
-from .monte_carlo import (
-    mc_mean,
-    kl_monte_carlo,
-    mc_elbo,
-    elbo_monte_carlo,
-    log_mean_exp,
-    importance_log_mean,
-    effective_sample_size,
-)
-from .significance import z_score, assert_within_se, assert_above, assert_below, combined_se
-from .likelihood import iwae_bound, log_likelihood, eval_mode
-from .proposals import widened_gaussian, log_likelihood_defensive
-from .ais import AISResult, sigmoid_schedule, annealed_importance_weights
-from .ais_likelihood import ais_log_likelihood, reverse_ais_log_likelihood
+from . import ais, ais_likelihood, likelihood, monte_carlo, proposals, significance
 
+#: Every module's public names (read before the star imports rebind a module's name to a function).
 __all__ = [
-    "mc_mean",
-    "kl_monte_carlo",
-    "mc_elbo",
-    "elbo_monte_carlo",
-    "log_mean_exp",
-    "importance_log_mean",
-    "effective_sample_size",
-    "z_score",
-    "assert_within_se",
-    "assert_above",
-    "assert_below",
-    "combined_se",
-    "iwae_bound",
-    "log_likelihood",
-    "eval_mode",
-    "widened_gaussian",
-    "log_likelihood_defensive",
-    "AISResult",
-    "sigmoid_schedule",
-    "annealed_importance_weights",
-    "ais_log_likelihood",
-    "reverse_ais_log_likelihood",
+    *monte_carlo.__all__,
+    *significance.__all__,
+    *likelihood.__all__,
+    *proposals.__all__,
+    *ais.__all__,
+    *ais_likelihood.__all__,
 ]
+
+from .monte_carlo import *  # noqa: F403 (each module's __all__)
+from .significance import *  # noqa: F403 (each module's __all__)
+from .likelihood import *  # noqa: F403 (each module's __all__)
+from .proposals import *  # noqa: F403 (each module's __all__)
+from .ais import *  # noqa: F403 (each module's __all__)
+from .ais_likelihood import *  # noqa: F403 (each module's __all__)

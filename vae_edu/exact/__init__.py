@@ -15,70 +15,40 @@ Book: *Latent-variable models and the intractable marginal*.
 
 from __future__ import annotations
 
-from .linear_gaussian import LinearGaussian, expected_log_linear_gaussian
-from .ppca import ppca_fit
-from .marginal import (
-    log_importance_weights_gaussian,
-    log_importance_weights,
-    log_weight_moment_prior,
-    log_weight_moment,
-    log_relative_variance,
-    num_samples_for_relative_error,
-    LogLikelihood,
-)
-from .grid import (
-    log_marginal_grid,
-    log_posterior_grid,
-    kl_normal_grid,
-    kl_grid_normal,
-    fit_normal_grid,
-    MAX_GRID_NODES,
-)
-from .linear_vae import LinearVAE
-from .linear_vae_fit import fit_exact_elbo, fit_monte_carlo_elbo
-from .conditional_linear import ConditionalLinearGaussian
-from .linear_gaussian_chain import LinearGaussianChain, LinearGaussianDecoder
-from .chain_elbo import ChainELBOTerms, TopDownELBO
-from .targets import (
-    log_banana,
-    log_normalizer_grid,
-    DiagonalGaussianQ,
-    FullCovarianceGaussianQ,
-    IAFQ,
-    reverse_kl,
-    fit_reverse_kl,
+from . import (
+    chain_elbo,
+    conditional_linear,
+    grid,
+    linear_gaussian,
+    linear_gaussian_chain,
+    linear_vae,
+    linear_vae_fit,
+    marginal,
+    ppca,
+    targets,
 )
 
+#: Every module's public names (read before the star imports rebind a module's name to a function).
 __all__ = [
-    "LinearGaussian",
-    "expected_log_linear_gaussian",
-    "ppca_fit",
-    "log_importance_weights_gaussian",
-    "log_importance_weights",
-    "log_weight_moment_prior",
-    "log_weight_moment",
-    "log_relative_variance",
-    "num_samples_for_relative_error",
-    "LogLikelihood",
-    "log_marginal_grid",
-    "log_posterior_grid",
-    "kl_normal_grid",
-    "kl_grid_normal",
-    "fit_normal_grid",
-    "MAX_GRID_NODES",
-    "LinearVAE",
-    "fit_exact_elbo",
-    "fit_monte_carlo_elbo",
-    "ConditionalLinearGaussian",
-    "LinearGaussianChain",
-    "LinearGaussianDecoder",
-    "ChainELBOTerms",
-    "TopDownELBO",
-    "log_banana",
-    "log_normalizer_grid",
-    "DiagonalGaussianQ",
-    "FullCovarianceGaussianQ",
-    "IAFQ",
-    "reverse_kl",
-    "fit_reverse_kl",
+    *linear_gaussian.__all__,
+    *ppca.__all__,
+    *marginal.__all__,
+    *grid.__all__,
+    *linear_vae.__all__,
+    *linear_vae_fit.__all__,
+    *conditional_linear.__all__,
+    *linear_gaussian_chain.__all__,
+    *chain_elbo.__all__,
+    *targets.__all__,
 ]
+
+from .linear_gaussian import *  # noqa: F403 (each module's __all__)
+from .ppca import *  # noqa: F403 (each module's __all__)
+from .marginal import *  # noqa: F403 (each module's __all__)
+from .grid import *  # noqa: F403 (each module's __all__)
+from .linear_vae import *  # noqa: F403 (each module's __all__)
+from .linear_vae_fit import *  # noqa: F403 (each module's __all__)
+from .conditional_linear import *  # noqa: F403 (each module's __all__)
+from .linear_gaussian_chain import *  # noqa: F403 (each module's __all__)
+from .chain_elbo import *  # noqa: F403 (each module's __all__)
+from .targets import *  # noqa: F403 (each module's __all__)

@@ -11,22 +11,10 @@ Book: *The reparameterization trick, derived and checked*.
 
 from __future__ import annotations
 
-from .pathwise import GradientSNR, gradient_snr, pathwise_grad
-from .score import (
-    GradientEstimate,
-    score_bernoulli,
-    score_function_estimate,
-    score_function_grad,
-    score_normal_diag,
-)
+from . import pathwise, score
 
-__all__ = [
-    "GradientEstimate",
-    "score_normal_diag",
-    "score_bernoulli",
-    "score_function_estimate",
-    "score_function_grad",
-    "pathwise_grad",
-    "GradientSNR",
-    "gradient_snr",
-]
+#: Every module's public names (read before the star imports rebind a module's name to a function).
+__all__ = [*score.__all__, *pathwise.__all__]
+
+from .score import *  # noqa: F403 (each module's __all__)
+from .pathwise import *  # noqa: F403 (each module's __all__)

@@ -14,65 +14,21 @@ Book: *Posterior collapse and the rate–distortion trade-off*.
 
 from __future__ import annotations
 
-from .collapse import RateDistortion, rate_distortion, active_units
-from .latent import (
-    neighbour_label_agreement,
-    distance_rank_correlation,
-    lerp,
-    slerp,
-    traverse,
-    prior_quantile_grid,
-    prior_norm_mean_std,
-)
-from .aggregate import (
-    aggregate_posterior_log_prob,
-    elbo_surgery,
-    in_hole,
-    hole_fraction,
-    prior_elbo_surgery,
-    prior_hole_fraction,
-)
-from .disentanglement import CorrelationGap, abs_correlation, correlation_gap
-from .sample_quality import (
-    DigitClassifier,
-    fit_digit_classifier,
-    SampleQuality,
-    sample_quality,
-    nearest_neighbour_distance,
-    mean_pairwise_distance,
-    NUM_CLASSES,
-    COVERAGE_THRESHOLD,
-)
-from .topics import match_topics, topic_matching_score
+from . import aggregate, collapse, disentanglement, latent, sample_quality, topics
 
+#: Every module's public names (read before the star imports rebind a module's name to a function).
 __all__ = [
-    "RateDistortion",
-    "rate_distortion",
-    "active_units",
-    "neighbour_label_agreement",
-    "distance_rank_correlation",
-    "lerp",
-    "slerp",
-    "traverse",
-    "prior_quantile_grid",
-    "prior_norm_mean_std",
-    "aggregate_posterior_log_prob",
-    "elbo_surgery",
-    "in_hole",
-    "hole_fraction",
-    "prior_elbo_surgery",
-    "prior_hole_fraction",
-    "CorrelationGap",
-    "abs_correlation",
-    "correlation_gap",
-    "DigitClassifier",
-    "fit_digit_classifier",
-    "SampleQuality",
-    "sample_quality",
-    "nearest_neighbour_distance",
-    "mean_pairwise_distance",
-    "NUM_CLASSES",
-    "COVERAGE_THRESHOLD",
-    "match_topics",
-    "topic_matching_score",
+    *collapse.__all__,
+    *latent.__all__,
+    *aggregate.__all__,
+    *disentanglement.__all__,
+    *sample_quality.__all__,
+    *topics.__all__,
 ]
+
+from .collapse import *  # noqa: F403 (each module's __all__)
+from .latent import *  # noqa: F403 (each module's __all__)
+from .aggregate import *  # noqa: F403 (each module's __all__)
+from .disentanglement import *  # noqa: F403 (each module's __all__)
+from .sample_quality import *  # noqa: F403 (each module's __all__)
+from .topics import *  # noqa: F403 (each module's __all__)

@@ -12,28 +12,12 @@ Book: *Training a VAE on digits*.
 
 from __future__ import annotations
 
-from .gan import GANHistory, fit_gan
-from .loop import fit
-from .objectives import (
-    Objective,
-    free_bits_kl,
-    kl_weight,
-    mean_negative_elbo,
-    training_loss,
-    validation_loss,
-)
-from .state import History, load_checkpoint
+from . import gan, loop, objectives, state
 
-__all__ = [
-    "fit",
-    "History",
-    "load_checkpoint",
-    "kl_weight",
-    "free_bits_kl",
-    "mean_negative_elbo",
-    "training_loss",
-    "validation_loss",
-    "Objective",
-    "GANHistory",
-    "fit_gan",
-]
+#: Every module's public names (read before the star imports rebind a module's name to a function).
+__all__ = [*loop.__all__, *state.__all__, *objectives.__all__, *gan.__all__]
+
+from .loop import *  # noqa: F403 (each module's __all__)
+from .state import *  # noqa: F403 (each module's __all__)
+from .objectives import *  # noqa: F403 (each module's __all__)
+from .gan import *  # noqa: F403 (each module's __all__)
