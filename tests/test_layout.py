@@ -74,3 +74,13 @@ def test_new_paths_import_without_warnings() -> None:
         for name in vae_edu._SUBMODULES:
             if name not in {"plotting", "widgets"}:
                 importlib.import_module(f"vae_edu.{name}")
+
+
+def test_the_checks_old_home_still_works_and_says_where_to_go() -> None:
+    import vae_edu.checks
+    import vae_edu.utils
+
+    with pytest.warns(DeprecationWarning, match=r"vae_edu.utils.check_tensor has moved: import it from vae_edu.checks"):
+        assert vae_edu.utils.check_tensor is vae_edu.checks.check_tensor
+    with pytest.raises(AttributeError, match="no attribute 'check_everything'"):
+        vae_edu.utils.check_everything  # noqa: B018

@@ -8,12 +8,23 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 __all__ = ["atomic_save", "setup", "run_seed", "run_number", "RUN_ENV", "RUN_STRIDE"]
+
+
+def __getattr__(name: str) -> object:
+    """The input checks moved to :mod:`vae_edu.checks`: their old names here still work, with a warning."""
+    from . import checks  # noqa: PLC0415 (only for the old names)
+
+    if name in checks.__all__:
+        warnings.warn(f"vae_edu.utils.{name} has moved: import it from vae_edu.checks", DeprecationWarning, stacklevel=2)
+        return getattr(checks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: The environment variable that selects "another run" of every chapter (default 0).
